@@ -1,0 +1,196 @@
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower_layer::Layer;
+
+use super::{Config, DEFAULT_MAX_TOKEN_LEN, JwtAuth};
+use crate::algorithm::AlgorithmSet;
+use crate::claims::Claims;
+use crate::extract::TokenSource;
+use crate::keys::KeyStore;
+use crate::rejection::{DefaultRejection, OnRejection};
+use crate::revocation::Revocation;
+use crate::validation::Validation;
+use crate::verifier::Verifier;
+
+/// Layer that verifies `Authorization: Bearer <jwt>` on every request; see the
+/// [crate docs](crate) for an example.
+///
+/// Verified claims of type `C` (by default [`Claims`]) are inserted into the request's
+/// extensions. Rejections are responses, never errors: the service's error type stays the inner
+/// service's.
+///
+/// Cloning is cheap: the configuration sits behind an `Arc`.
+#[must_use]
+pub struct JwtAuthLayer<C = Claims, R = DefaultRejection> {
+    pub(super) config: Arc<Config>,
+    pub(super) on_rejection: R,
+    pub(super) _claims: PhantomData<fn() -> C>,
+}
+
+impl JwtAuthLayer {
+    /// A layer accepting tokens signed by `keys` (a [`DecodingKey`](crate::DecodingKey),
+    /// a [`KeySet`](crate::KeySet) or a [`KeyStore`]), under the default [`Validation`].
+    pub fn new(keys: impl Into<KeyStore>) -> Self {
+        Self::from_verifier(Verifier::from_parts(keys.into(), Validation::new()))
+    }
+
+    /// A layer using a ready [`Verifier`].
+    pub fn from_verifier(verifier: Verifier) -> Self {
+        Self {
+            config: Arc::new(Config {
+                verifier,
+                sources: Vec::new(),
+                max_token_len: DEFAULT_MAX_TOKEN_LEN,
+                optional: false,
+                revocation: None,
+            }),
+            on_rejection: DefaultRejection::default(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C, R> JwtAuthLayer<C, R> {
+    fn config_mut(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    fn validation(mut self, f: impl FnOnce(Validation) -> Validation) -> Self {
+        let validation = self.config_mut().verifier.validation_mut();
+        *validation = f(std::mem::take(validation));
+        self
+    }
+
+    /// Deserializes verified claims into `C2` instead (any `DeserializeOwned + Clone` type).
+    pub fn claims<C2>(self) -> JwtAuthLayer<C2, R> {
+        JwtAuthLayer {
+            config: self.config,
+            on_rejection: self.on_rejection,
+            _claims: PhantomData,
+        }
+    }
+
+    /// Answers rejections with `on_rejection` instead of the standard responses.
+    pub fn on_rejection<R2: OnRejection>(self, on_rejection: R2) -> JwtAuthLayer<C, R2> {
+        JwtAuthLayer {
+            config: self.config,
+            on_rejection,
+            _claims: PhantomData,
+        }
+    }
+
+    /// See [`Validation::issuer`].
+    pub fn issuer(self, issuer: impl Into<Arc<str>>) -> Self {
+        self.validation(|v| v.issuer(issuer))
+    }
+
+    /// See [`Validation::audience`].
+    pub fn audience(self, audience: impl Into<Arc<str>>) -> Self {
+        self.validation(|v| v.audience(audience))
+    }
+
+    /// See [`Validation::leeway`].
+    pub fn leeway(self, leeway: Duration) -> Self {
+        self.validation(|v| v.leeway(leeway))
+    }
+
+    /// See [`Validation::require_type`].
+    pub fn require_type(self, typ: impl Into<Arc<str>>) -> Self {
+        self.validation(|v| v.require_type(typ))
+    }
+
+    /// See [`Validation::algorithms`]. An allow-list that excludes every key makes every token
+    /// fail; [`Verifier::new`] reports that as an error.
+    pub fn algorithms(self, algorithms: impl Into<AlgorithmSet>) -> Self {
+        self.validation(|v| v.algorithms(algorithms))
+    }
+
+    /// See [`Validation::require_scopes`]: every route behind this layer needs these scopes.
+    pub fn require_scopes(self, scopes: &str) -> Self {
+        self.validation(|v| v.require_scopes(scopes))
+    }
+
+    /// Replaces the whole [`Validation`].
+    pub fn with_validation(self, validation: Validation) -> Self {
+        self.validation(|_| validation)
+    }
+
+    /// Also reads the token from `source` when there is no `Authorization: Bearer` header.
+    pub fn token_source(mut self, source: TokenSource) -> Self {
+        self.config_mut().sources.push(source);
+        self
+    }
+
+    /// Caps the token's length (default 8 KiB); longer tokens are refused before any parsing.
+    pub fn max_token_len(mut self, max: usize) -> Self {
+        self.config_mut().max_token_len = max;
+        self
+    }
+
+    /// Optional authentication: a request with no bearer credential passes through without
+    /// claims (handlers see `None`); a bad credential is still rejected.
+    pub fn optional(mut self) -> Self {
+        self.config_mut().optional = true;
+        self
+    }
+
+    /// Calls `hook` for every token that passes signature and claims checks (see
+    /// [`InMemoryDenylist`](crate::InMemoryDenylist)).
+    pub fn revocation(mut self, hook: impl Revocation) -> Self {
+        self.config_mut().revocation = Some(Arc::new(hook));
+        self
+    }
+
+    /// The verifier, to check tokens outside a request or to rotate keys through
+    /// [`Verifier::keys`].
+    #[must_use]
+    pub fn verifier(&self) -> &Verifier {
+        &self.config.verifier
+    }
+}
+
+impl<C> JwtAuthLayer<C, DefaultRejection> {
+    /// The realm named in challenges (default `api`).
+    pub fn realm(self, realm: &str) -> Self {
+        self.on_rejection(DefaultRejection::new(realm))
+    }
+}
+
+impl<S, C, R: Clone> Layer<S> for JwtAuthLayer<C, R> {
+    type Service = JwtAuth<S, C, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        JwtAuth {
+            inner,
+            config: Arc::clone(&self.config),
+            on_rejection: self.on_rejection.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+// Hand-written: a derive would require `C: Clone`, which the marker does not need.
+impl<C, R: Clone> Clone for JwtAuthLayer<C, R> {
+    fn clone(&self) -> Self {
+        Self {
+            config: Arc::clone(&self.config),
+            on_rejection: self.on_rejection.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C, R> fmt::Debug for JwtAuthLayer<C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuthLayer")
+            .field("verifier", &self.config.verifier)
+            .field("sources", &self.config.sources)
+            .field("max_token_len", &self.config.max_token_len)
+            .field("optional", &self.config.optional)
+            .field("revocation", &self.config.revocation.is_some())
+            .finish_non_exhaustive()
+    }
+}

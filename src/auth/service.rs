@@ -1,0 +1,132 @@
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use serde::de::DeserializeOwned;
+use tower_service::Service;
+
+use super::{Config, ResponseFuture, rejection};
+use crate::body::ResponseBody;
+use crate::claims::Claims;
+use crate::extract::{self, Credential};
+use crate::rejection::{DefaultRejection, OnRejection};
+use crate::verifier::Checked;
+
+/// Middleware that verifies bearer JWTs; made by [`JwtAuthLayer`](crate::JwtAuthLayer).
+pub struct JwtAuth<S, C = Claims, R = DefaultRejection> {
+    pub(super) inner: S,
+    pub(super) config: Arc<Config>,
+    pub(super) on_rejection: R,
+    pub(super) _claims: PhantomData<fn() -> C>,
+}
+
+impl<S, C, R> JwtAuth<S, C, R> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuth<S, C, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    C: DeserializeOwned + Clone + Send + Sync + 'static,
+    R: OnRejection,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody, R>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let config = &*self.config;
+        let token =
+            match extract::credential(request.headers(), &config.sources, config.max_token_len) {
+                Ok(Credential::Token(token)) => token,
+                Ok(Credential::Absent(_)) if config.optional => {
+                    return ResponseFuture::inner(self.inner.call(request));
+                }
+                Ok(Credential::Absent(kind)) | Err(kind) => {
+                    return ResponseFuture::rejected(rejection(
+                        &self.on_rejection,
+                        kind.into(),
+                        request.headers(),
+                    ));
+                }
+            };
+        let checked = config
+            .verifier
+            .check::<C>(token, config.revocation.as_deref());
+        match checked {
+            Err(error) => {
+                ResponseFuture::rejected(rejection(&self.on_rejection, error, request.headers()))
+            }
+            Ok(Checked {
+                scope_error: Some(error),
+                pending: None,
+                ..
+            }) => ResponseFuture::rejected(rejection(&self.on_rejection, error, request.headers())),
+            Ok(Checked {
+                claims,
+                scope_error: None,
+                pending: None,
+            }) => {
+                request.extensions_mut().insert(claims);
+                ResponseFuture::inner(self.inner.call(request))
+            }
+            Ok(Checked {
+                claims,
+                scope_error,
+                pending: Some(check),
+            }) => {
+                request.extensions_mut().insert(claims);
+                // The service made ready by `poll_ready` goes into the future; a clone stays.
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::revocation(
+                    check,
+                    ready,
+                    request,
+                    scope_error,
+                    self.on_rejection.clone(),
+                )
+            }
+        }
+    }
+}
+
+// Hand-written: a derive would require `C: Clone`, which the marker does not need.
+impl<S: Clone, C, R: Clone> Clone for JwtAuth<S, C, R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            config: Arc::clone(&self.config),
+            on_rejection: self.on_rejection.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<S: fmt::Debug, C, R> fmt::Debug for JwtAuth<S, C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuth")
+            .field("inner", &self.inner)
+            .field("verifier", &self.config.verifier)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,92 @@
+//! axum extractors (feature `axum`).
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum_core::response::{IntoResponse, Response};
+use http::request::Parts;
+
+use crate::error::{AuthError, ErrorKind};
+use crate::rejection::DefaultRejection;
+
+/// Extracts the claims a [`JwtAuthLayer`](crate::JwtAuthLayer) verified.
+///
+/// `C` must be the layer's claims type (by default [`crate::Claims`]). Take
+/// `Option<Claims<C>>` behind an [optional](crate::JwtAuthLayer::optional) layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claims<C = crate::Claims>(pub C);
+
+impl<C> Deref for Claims<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        &self.0
+    }
+}
+
+impl<C> DerefMut for Claims<C> {
+    fn deref_mut(&mut self) -> &mut C {
+        &mut self.0
+    }
+}
+
+impl<S, C> FromRequestParts<S> for Claims<C>
+where
+    C: Clone + Send + Sync + 'static,
+    S: Send + Sync,
+{
+    type Rejection = MissingClaims;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<C>()
+            .cloned()
+            .map(Claims)
+            .ok_or(MissingClaims { _private: () })
+    }
+}
+
+impl<S, C> OptionalFromRequestParts<S> for Claims<C>
+where
+    C: Clone + Send + Sync + 'static,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<C>().cloned().map(Claims))
+    }
+}
+
+/// Rejection of [`Claims`] when the request holds no verified claims of that type: the route is
+/// not behind a `JwtAuthLayer`, the layer is optional and no token came, or the layer's claims
+/// type differs. Answers 401 with a bare `Bearer` challenge.
+#[derive(Debug)]
+#[must_use]
+pub struct MissingClaims {
+    _private: (),
+}
+
+impl fmt::Display for MissingClaims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no verified claims in the request")
+    }
+}
+
+impl std::error::Error for MissingClaims {}
+
+impl IntoResponse for MissingClaims {
+    fn into_response(self) -> Response {
+        let error = AuthError::new(ErrorKind::MissingCredential);
+        let mut response = DefaultRejection::default()
+            .http_response(&error)
+            .map(axum_core::body::Body::from);
+        response.extensions_mut().insert(error);
+        response
+    }
+}

@@ -1,0 +1,316 @@
+//! Why a request was rejected, and how each reason maps to RFC 6750 and gRPC.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::StatusCode;
+
+/// Why a request was not authenticated.
+///
+/// The variants are precise and meant for logs, metrics and tests: they are never sent to the
+/// client, which only sees the generic [`AuthError::description`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No credential was sent (RFC 6750 §3.1: a bare challenge, no error code).
+    MissingCredential,
+    /// An `Authorization` header with another scheme (`Basic`, `Token`, …).
+    UnsupportedScheme,
+    /// The credential does not follow the `Bearer <b64token>` grammar.
+    MalformedCredential,
+    /// More than one credential: several `Authorization` headers, or several tokens.
+    MultipleCredentials,
+    /// The token is longer than the configured cap.
+    TokenTooLarge,
+    /// The token is not a compact JWS: wrong number of parts, bad base64url, invalid JSON,
+    /// invalid UTF-8 or a header or claims set that is not a JSON object.
+    MalformedToken,
+    /// A JSON object in the header or claims names the same member twice.
+    DuplicateMember,
+    /// The `alg` header names an algorithm outside the allow-list (`none` included).
+    DisallowedAlgorithm,
+    /// No key matches the token's `kid` and `alg`.
+    UnknownKey,
+    /// The signature does not verify.
+    InvalidSignature,
+    /// The `crit` header names an extension this verifier does not understand.
+    UnsupportedCriticalHeader,
+    /// The `typ` header is missing or not the required one.
+    InvalidType,
+    /// The token has expired (`exp`, with leeway).
+    Expired,
+    /// The token is not valid yet (`nbf`, with leeway).
+    NotYetValid,
+    /// A claim the configuration requires is absent.
+    MissingClaim(&'static str),
+    /// A registered claim has the wrong JSON type (a string `exp`, a numeric `iss`, …).
+    InvalidClaimType(&'static str),
+    /// `iss` is not the configured issuer.
+    InvalidIssuer,
+    /// `aud` does not contain the configured audience.
+    InvalidAudience,
+    /// The claims set does not deserialize into the application's claims type.
+    InvalidClaims,
+    /// The revocation hook reported the token as revoked.
+    Revoked,
+    /// The revocation hook failed; the request is refused rather than let through.
+    RevocationUnavailable,
+    /// The token is valid but lacks a required scope.
+    InsufficientScope,
+}
+
+/// The RFC 6750 §3.1 error code a rejection carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// No error code: the request carried no (bearer) credential.
+    None,
+    /// `invalid_request` (HTTP 400).
+    InvalidRequest,
+    /// `invalid_token` (HTTP 401).
+    InvalidToken,
+    /// `insufficient_scope` (HTTP 403).
+    InsufficientScope,
+    /// Not an RFC 6750 code: the server could not decide (HTTP 503, body `temporarily_unavailable`).
+    TemporarilyUnavailable,
+}
+
+impl ErrorCode {
+    /// The code as it appears in the challenge and the body, if any.
+    #[must_use]
+    pub const fn as_str(self) -> Option<&'static str> {
+        match self {
+            ErrorCode::None => None,
+            ErrorCode::InvalidRequest => Some("invalid_request"),
+            ErrorCode::InvalidToken => Some("invalid_token"),
+            ErrorCode::InsufficientScope => Some("insufficient_scope"),
+            ErrorCode::TemporarilyUnavailable => Some("temporarily_unavailable"),
+        }
+    }
+}
+
+impl ErrorKind {
+    /// The RFC 6750 error code for this kind.
+    #[must_use]
+    pub const fn code(self) -> ErrorCode {
+        match self {
+            ErrorKind::MissingCredential | ErrorKind::UnsupportedScheme => ErrorCode::None,
+            ErrorKind::MalformedCredential | ErrorKind::MultipleCredentials => {
+                ErrorCode::InvalidRequest
+            }
+            ErrorKind::InsufficientScope => ErrorCode::InsufficientScope,
+            ErrorKind::RevocationUnavailable => ErrorCode::TemporarilyUnavailable,
+            _ => ErrorCode::InvalidToken,
+        }
+    }
+
+    fn detail(self) -> &'static str {
+        match self {
+            ErrorKind::MissingCredential => "no credential in the request",
+            ErrorKind::UnsupportedScheme => "the authorization scheme is not Bearer",
+            ErrorKind::MalformedCredential => "the bearer credential is malformed",
+            ErrorKind::MultipleCredentials => "more than one credential in the request",
+            ErrorKind::TokenTooLarge => "the token is longer than the configured cap",
+            ErrorKind::MalformedToken => "the token is not a well-formed compact JWS",
+            ErrorKind::DuplicateMember => "a JSON object in the token repeats a member name",
+            ErrorKind::DisallowedAlgorithm => "the token's algorithm is not allowed",
+            ErrorKind::UnknownKey => "no key matches the token's kid and algorithm",
+            ErrorKind::InvalidSignature => "the signature does not verify",
+            ErrorKind::UnsupportedCriticalHeader => {
+                "the token has a critical header we do not understand"
+            }
+            ErrorKind::InvalidType => "the token's typ header is not the required one",
+            ErrorKind::Expired => "the token has expired",
+            ErrorKind::NotYetValid => "the token is not valid yet",
+            ErrorKind::MissingClaim(_) => "a required claim is missing",
+            ErrorKind::InvalidClaimType(_) => "a registered claim has the wrong type",
+            ErrorKind::InvalidIssuer => "the issuer is not accepted",
+            ErrorKind::InvalidAudience => "the audience is not accepted",
+            ErrorKind::InvalidClaims => "the claims do not match the expected shape",
+            ErrorKind::Revoked => "the token has been revoked",
+            ErrorKind::RevocationUnavailable => "the revocation check failed",
+            ErrorKind::InsufficientScope => "the token lacks a required scope",
+        }
+    }
+}
+
+/// The error behind every rejection: its [`kind`](AuthError::kind) says why.
+///
+/// It is attached to the extensions of each rejection response, so outer layers (logging,
+/// metrics) can see the precise reason the client is not told.
+#[derive(Clone)]
+pub struct AuthError {
+    kind: ErrorKind,
+    scope: Option<Arc<str>>,
+}
+
+impl AuthError {
+    pub(crate) const fn new(kind: ErrorKind) -> Self {
+        Self { kind, scope: None }
+    }
+
+    pub(crate) fn insufficient_scope(scope: Arc<str>) -> Self {
+        Self {
+            kind: ErrorKind::InsufficientScope,
+            scope: Some(scope),
+        }
+    }
+
+    /// Why the request was rejected.
+    #[must_use]
+    pub const fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The RFC 6750 error code the client is told.
+    #[must_use]
+    pub const fn code(&self) -> ErrorCode {
+        self.kind.code()
+    }
+
+    /// For [`ErrorKind::InsufficientScope`], the space-separated scopes the request needs.
+    #[must_use]
+    pub fn required_scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// The HTTP status of the default rejection response.
+    #[must_use]
+    pub const fn status(&self) -> StatusCode {
+        match self.code() {
+            ErrorCode::None | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The gRPC status code of the default rejection of a gRPC call: `UNAUTHENTICATED` (16),
+    /// `PERMISSION_DENIED` (7) for a missing scope, `UNAVAILABLE` (14) when the revocation
+    /// check failed.
+    #[must_use]
+    pub const fn grpc_code(&self) -> u8 {
+        match self.code() {
+            ErrorCode::InsufficientScope => 7,
+            ErrorCode::TemporarilyUnavailable => 14,
+            _ => 16,
+        }
+    }
+
+    /// The generic description sent to clients; it never reveals the precise reason.
+    #[must_use]
+    pub const fn description(&self) -> &'static str {
+        match self.code() {
+            ErrorCode::None => "authentication is required",
+            ErrorCode::InvalidRequest => "the request's credential is malformed",
+            ErrorCode::InvalidToken => "the access token is invalid",
+            ErrorCode::InsufficientScope => "the access token lacks the required scope",
+            ErrorCode::TemporarilyUnavailable => "the token cannot be checked right now",
+        }
+    }
+}
+
+impl From<ErrorKind> for AuthError {
+    fn from(kind: ErrorKind) -> Self {
+        Self::new(kind)
+    }
+}
+
+impl fmt::Debug for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("AuthError");
+        d.field("kind", &self.kind);
+        if let Some(scope) = &self.scope {
+            d.field("required_scope", scope);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind.detail())?;
+        match self.kind {
+            ErrorKind::MissingClaim(name) | ErrorKind::InvalidClaimType(name) => {
+                write!(f, " ({name})")
+            }
+            ErrorKind::InsufficientScope => match &self.scope {
+                Some(scope) => write!(f, " ({scope})"),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// A configuration or key that is refused when the verifier is built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// An HMAC secret shorter than 32 bytes or than the hash output.
+    WeakSecret {
+        /// The algorithm the secret is meant for.
+        algorithm: crate::Algorithm,
+        /// The secret's length in bytes.
+        len: usize,
+        /// The least length accepted.
+        min: usize,
+    },
+    /// An RSA modulus under 2048 bits.
+    WeakRsaKey {
+        /// The modulus size in bits.
+        bits: usize,
+    },
+    /// An RSA public key refused for another reason (exponent, known-weak generator).
+    InsecureRsaKey(&'static str),
+    /// The key does not suit the algorithm it is bound to.
+    KeyAlgorithmMismatch {
+        /// The algorithm asked for.
+        algorithm: crate::Algorithm,
+        /// What the key is.
+        found: &'static str,
+    },
+    /// A JWK whose `alg`, `use` or `key_ops` contradicts how it would be used.
+    JwkMisuse(String),
+    /// A key could not be parsed.
+    InvalidKey(String),
+    /// Two keys in one set share a `kid`.
+    DuplicateKid(String),
+    /// A key set that mixes shared secrets and public keys.
+    MixedKeySet,
+    /// No usable key: the set is empty, or the allow-list excludes every key.
+    NoKeys,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::WeakSecret {
+                algorithm,
+                len,
+                min,
+            } => write!(
+                f,
+                "{algorithm} secret is {len} bytes; at least {min} random bytes are required"
+            ),
+            ConfigError::WeakRsaKey { bits } => {
+                write!(f, "RSA key is {bits} bits; at least 2048 bits are required")
+            }
+            ConfigError::InsecureRsaKey(why) => write!(f, "RSA key refused: {why}"),
+            ConfigError::KeyAlgorithmMismatch { algorithm, found } => {
+                write!(f, "a {found} cannot be used with {algorithm}")
+            }
+            ConfigError::JwkMisuse(why) => write!(f, "JWK refused: {why}"),
+            ConfigError::InvalidKey(why) => write!(f, "invalid key: {why}"),
+            ConfigError::DuplicateKid(kid) => write!(f, "two keys share the kid {kid:?}"),
+            ConfigError::MixedKeySet => {
+                f.write_str("a key set must not mix shared secrets and public keys")
+            }
+            ConfigError::NoKeys => f.write_str("no usable verification key"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}

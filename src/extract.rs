@@ -1,0 +1,257 @@
+//! Finding the bearer token in a request (RFC 6750 §2, RFC 7235 §2.1).
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+use http::header::{AUTHORIZATION, COOKIE, HeaderName};
+
+use crate::error::ErrorKind;
+
+/// Where a token may be read from, besides the `Authorization` header.
+///
+/// The `Authorization: Bearer` header is always read first. Other sources are opt-in; the query
+/// string is deliberately not one (RFC 6750 §5.3: URLs end up in logs and `Referer` headers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenSource {
+    /// A cookie holding the bare token.
+    Cookie(Arc<str>),
+    /// A header holding the bare token (no scheme).
+    Header(HeaderName),
+}
+
+impl TokenSource {
+    /// A cookie named `name`.
+    #[must_use]
+    pub fn cookie(name: impl Into<Arc<str>>) -> Self {
+        TokenSource::Cookie(name.into())
+    }
+
+    /// A header named `name`.
+    #[must_use]
+    pub fn header(name: HeaderName) -> Self {
+        TokenSource::Header(name)
+    }
+}
+
+/// What the request carried.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Credential<'a> {
+    /// No bearer credential (none at all, or only another scheme).
+    Absent(ErrorKind),
+    /// A token that follows the b64token grammar and fits the cap.
+    Token(&'a str),
+}
+
+/// Reads the credential: the `Authorization` header, then each extra source in turn.
+pub(crate) fn credential<'a>(
+    headers: &'a HeaderMap,
+    sources: &[TokenSource],
+    max_len: usize,
+) -> Result<Credential<'a>, ErrorKind> {
+    let found = authorization(headers, max_len)?;
+    if let Credential::Token(_) = found {
+        return Ok(found);
+    }
+    for source in sources {
+        let token = match source {
+            TokenSource::Cookie(name) => cookie(headers, name)?,
+            TokenSource::Header(name) => single_header(headers, name)?,
+        };
+        if let Some(token) = token {
+            return checked_token(token, max_len).map(Credential::Token);
+        }
+    }
+    Ok(found)
+}
+
+fn authorization(headers: &HeaderMap, max_len: usize) -> Result<Credential<'_>, ErrorKind> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(Credential::Absent(ErrorKind::MissingCredential));
+    };
+    if values.next().is_some() {
+        return Err(ErrorKind::MultipleCredentials);
+    }
+    // Header values are visible ASCII, spaces and tabs, or obs-text; a token is ASCII only.
+    let value = value.to_str().map_err(|_| ErrorKind::MalformedCredential)?;
+    let (scheme, rest) = match value.find(' ') {
+        Some(at) => (&value[..at], &value[at..]),
+        None => (value, ""),
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(Credential::Absent(ErrorKind::UnsupportedScheme));
+    }
+    // RFC 7235: one or more spaces between scheme and credential.
+    let token = rest.trim_start_matches(' ');
+    if token.is_empty() {
+        return Err(ErrorKind::MalformedCredential);
+    }
+    if let Some(at) = token.find([' ', ',', '\t']) {
+        // `Bearer a b` or `Bearer a, Bearer b`: more than one token.
+        let after = token[at..].trim_start_matches([' ', ',', '\t']);
+        if !after.is_empty() {
+            return Err(ErrorKind::MultipleCredentials);
+        }
+        return checked_token(&token[..at], max_len).map(Credential::Token);
+    }
+    checked_token(token, max_len).map(Credential::Token)
+}
+
+/// Applies the size cap, then the b64token grammar (RFC 6750 §2.1):
+/// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn checked_token(token: &str, max_len: usize) -> Result<&str, ErrorKind> {
+    if token.len() > max_len {
+        return Err(ErrorKind::TokenTooLarge);
+    }
+    let body = token.trim_end_matches('=');
+    let grammatical = !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        });
+    if grammatical {
+        Ok(token)
+    } else {
+        Err(ErrorKind::MalformedCredential)
+    }
+}
+
+fn single_header<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'a str>, ErrorKind> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ErrorKind::MultipleCredentials);
+    }
+    value
+        .to_str()
+        .map(|v| Some(v.trim()))
+        .map_err(|_| ErrorKind::MalformedCredential)
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ErrorKind> {
+    let mut found = None;
+    for value in headers.get_all(COOKIE).iter() {
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        for pair in value.split(';') {
+            let Some((key, val)) = pair.trim().split_once('=') else {
+                continue;
+            };
+            if key == name {
+                if found.is_some() {
+                    return Err(ErrorKind::MultipleCredentials);
+                }
+                found = Some(val.trim_matches('"'));
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn with_auth(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append(AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        headers
+    }
+
+    fn read(values: &[&str]) -> Result<Credential<'static>, ErrorKind> {
+        let headers = Box::leak(Box::new(with_auth(values)));
+        credential(headers, &[], 8192)
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_spaces_may_repeat() {
+        assert_eq!(read(&["Bearer abc"]), Ok(Credential::Token("abc")));
+        assert_eq!(read(&["bearer abc"]), Ok(Credential::Token("abc")));
+        assert_eq!(
+            read(&["BEARER    a.b-c_d~e+f/g=="]),
+            Ok(Credential::Token("a.b-c_d~e+f/g=="))
+        );
+    }
+
+    #[test]
+    fn other_schemes_and_no_header_are_absent_credentials() {
+        assert_eq!(
+            read(&[]),
+            Ok(Credential::Absent(ErrorKind::MissingCredential))
+        );
+        assert_eq!(
+            read(&["Basic dXNlcjpwYXNz"]),
+            Ok(Credential::Absent(ErrorKind::UnsupportedScheme))
+        );
+        assert_eq!(
+            read(&["Token abc"]),
+            Ok(Credential::Absent(ErrorKind::UnsupportedScheme))
+        );
+        assert_eq!(
+            read(&["Bearerabc"]),
+            Ok(Credential::Absent(ErrorKind::UnsupportedScheme))
+        );
+    }
+
+    #[test]
+    fn malformed_and_multiple_credentials_are_invalid_requests() {
+        assert_eq!(read(&["Bearer"]), Err(ErrorKind::MalformedCredential));
+        assert_eq!(read(&["Bearer "]), Err(ErrorKind::MalformedCredential));
+        assert_eq!(read(&["Bearer a*b"]), Err(ErrorKind::MalformedCredential));
+        assert_eq!(read(&["Bearer =abc"]), Err(ErrorKind::MalformedCredential));
+        assert_eq!(read(&["Bearer ab=c"]), Err(ErrorKind::MalformedCredential));
+        assert_eq!(read(&["Bearer a b"]), Err(ErrorKind::MultipleCredentials));
+        assert_eq!(
+            read(&["Bearer a, Bearer b"]),
+            Err(ErrorKind::MultipleCredentials)
+        );
+        assert_eq!(
+            read(&["Bearer a", "Bearer b"]),
+            Err(ErrorKind::MultipleCredentials)
+        );
+    }
+
+    #[test]
+    fn the_size_cap_applies_before_the_grammar() {
+        let headers = with_auth(&[&format!("Bearer {}", "*".repeat(20))]);
+        assert_eq!(credential(&headers, &[], 10), Err(ErrorKind::TokenTooLarge));
+    }
+
+    #[test]
+    fn cookies_and_custom_headers_are_read_only_when_configured() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_static("theme=dark; at=abc.def.ghi"),
+        );
+        assert_eq!(
+            credential(&headers, &[], 8192),
+            Ok(Credential::Absent(ErrorKind::MissingCredential))
+        );
+        assert_eq!(
+            credential(&headers, &[TokenSource::cookie("at")], 8192),
+            Ok(Credential::Token("abc.def.ghi"))
+        );
+        headers.append(COOKIE, HeaderValue::from_static("at=x.y.z"));
+        assert_eq!(
+            credential(&headers, &[TokenSource::cookie("at")], 8192),
+            Err(ErrorKind::MultipleCredentials)
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert("x-token", HeaderValue::from_static("a.b.c"));
+        let source = TokenSource::header(HeaderName::from_static("x-token"));
+        assert_eq!(
+            credential(&headers, &[source], 8192),
+            Ok(Credential::Token("a.b.c"))
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! Standards-correct JWT bearer authentication for any [tower] service: axum routers, hyper
+//! services and tonic servers alike.
+//!
+//! [`JwtAuthLayer`] reads `Authorization: Bearer <jwt>`, verifies the token against keys that
+//! were prepared (and checked for strength) once, and inserts the verified claims into the
+//! request's extensions. A request it refuses gets the response RFC 6750 asks for (or, for a gRPC
+//! call, a trailers-only `grpc-status`), never a panic and never a 500.
+//!
+//! ```
+//! use axum::{Json, Router, routing::get};
+//! use tower_jwt_auth::{Algorithm, DecodingKey, JwtAuthLayer, axum::Claims};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = DecodingKey::from_secret(Algorithm::HS256, b"a secret of at least 32 bytes!!!")?;
+//! let app: Router = Router::new()
+//!     .route("/me", get(|Claims(claims): Claims| async move { Json(claims) }))
+//!     .layer(JwtAuthLayer::new(key).issuer("https://auth.example.com").audience("my-api"));
+//! # Ok(()) }
+//! ```
+//!
+//! # What is checked, by default
+//!
+//! - The credential follows RFC 6750 §2.1 (scheme case-insensitive, b64token grammar, one
+//!   credential only) and is at most 8 KiB long, before any decoding.
+//! - The token is a compact JWS in strict base64url, with JSON objects free of duplicate members.
+//! - `alg` is in the allow-list (by default, the algorithms of the configured keys) and equals the
+//!   algorithm the selected key is bound to; `none` is never accepted. `crit` is refused; `jwk`,
+//!   `jku`, `x5u` and `x5c` are ignored, never fetched.
+//! - `exp` is required and checked, `nbf` checked, both with 60 s of leeway; `iss` and `aud`
+//!   match when configured, and a token lacking them is then refused.
+//!
+//! See [`Validation`] for the full list and the risk of changing each default.
+//!
+//! # Rejections
+//!
+//! | situation | HTTP | gRPC |
+//! |---|---|---|
+//! | no credential, or another scheme | 401, `WWW-Authenticate: Bearer realm="api"`, empty body | 16 |
+//! | malformed credential, several credentials | 400 `invalid_request` | 16 |
+//! | bad, expired or unknown-key token | 401 `invalid_token` | 16 |
+//! | valid token lacking a required scope | 403 `insufficient_scope`, `scope="…"` | 7 |
+//! | revocation backend failed | 503 `temporarily_unavailable` | 14 |
+//!
+//! The body is `{"error": …, "error_description": …}` with a generic description; the precise
+//! reason is logged with `tracing` at debug level and attached to the response's extensions as
+//! an [`AuthError`]. Replace the responses with [`JwtAuthLayer::on_rejection`].
+//!
+//! # Features
+//!
+//! | feature | enables | default |
+//! |---|---|---|
+//! | `axum` | the [`axum::Claims`] extractor (`FromRequestParts` and `OptionalFromRequestParts`) | no |
+//!
+//! [tower]: https://docs.rs/tower
+
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod algorithm;
+mod auth;
+mod body;
+mod claims;
+mod error;
+mod extract;
+mod json;
+mod jws;
+mod keys;
+mod rejection;
+mod revocation;
+mod scope;
+mod validation;
+mod verifier;
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
+
+pub use algorithm::{Algorithm, AlgorithmSet, KeyFamily, UnknownAlgorithm};
+pub use auth::{DEFAULT_MAX_TOKEN_LEN, JwtAuth, JwtAuthLayer, ResponseFuture};
+pub use body::ResponseBody;
+pub use claims::{Audience, Claims, ScopeClaims};
+pub use error::{AuthError, ConfigError, ErrorCode, ErrorKind};
+pub use extract::TokenSource;
+pub use keys::{DecodingKey, Jwk, JwkSet, KeySet, KeyStore};
+pub use rejection::{DefaultRejection, OnRejection, grpc_status, is_grpc};
+pub use revocation::{BoxError, InMemoryDenylist, Revocation, RevocationCheck, TokenInfo};
+pub use scope::{RequireScope, RequireScopeLayer};
+pub use validation::Validation;
+pub use verifier::Verifier;

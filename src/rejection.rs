@@ -1,0 +1,189 @@
+//! Rejection responses: RFC 6750 challenges for HTTP, trailers-only statuses for gRPC.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use http::{HeaderMap, Response, StatusCode};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
+use crate::error::{AuthError, ErrorCode};
+
+/// Builds the response for a rejected request.
+///
+/// Implemented for closures `Fn(&AuthError, &HeaderMap) -> Response<Bytes>`, which get the error
+/// and the request's headers (to answer gRPC calls, see [`is_grpc`]). Whatever the response,
+/// the service attaches the [`AuthError`] to its extensions.
+pub trait OnRejection: Clone + Send + Sync + 'static {
+    /// The response for `error`.
+    fn on_rejection(&self, error: &AuthError, request_headers: &HeaderMap) -> Response<Bytes>;
+}
+
+impl<F> OnRejection for F
+where
+    F: Fn(&AuthError, &HeaderMap) -> Response<Bytes> + Clone + Send + Sync + 'static,
+{
+    fn on_rejection(&self, error: &AuthError, request_headers: &HeaderMap) -> Response<Bytes> {
+        self(error, request_headers)
+    }
+}
+
+/// Whether the request is a gRPC call (`content-type: application/grpc…`).
+#[must_use]
+pub fn is_grpc(request_headers: &HeaderMap) -> bool {
+    request_headers
+        .get(CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// The standard rejections.
+///
+/// HTTP (RFC 6750 §3): a `WWW-Authenticate: Bearer realm="…"` challenge, with `error`,
+/// `error_description` (and `scope` for 403) when the request carried a bearer credential, and a
+/// JSON body `{"error": …, "error_description": …}`; no body when there was no credential.
+///
+/// gRPC: HTTP 200 with `grpc-status` (16 `UNAUTHENTICATED`, 7 `PERMISSION_DENIED`,
+/// 14 `UNAVAILABLE`) and `grpc-message`, and no body: a trailers-only response.
+#[derive(Clone)]
+pub struct DefaultRejection {
+    realm: Arc<str>,
+}
+
+impl Default for DefaultRejection {
+    fn default() -> Self {
+        Self::new("api")
+    }
+}
+
+impl DefaultRejection {
+    /// Rejections naming `realm` in their challenge. Quotes and backslashes are escaped.
+    #[must_use]
+    pub fn new(realm: &str) -> Self {
+        Self {
+            realm: quote(realm).into(),
+        }
+    }
+
+    /// The HTTP response for `error`.
+    #[must_use]
+    pub fn http_response(&self, error: &AuthError) -> Response<Bytes> {
+        let code = error.code();
+        let mut challenge = format!("Bearer realm=\"{}\"", self.realm);
+        let body = match code.as_str() {
+            None => Bytes::new(),
+            Some(name) => {
+                if code != ErrorCode::TemporarilyUnavailable {
+                    challenge.push_str(&format!(
+                        ", error=\"{name}\", error_description=\"{}\"",
+                        error.description()
+                    ));
+                    if let Some(scope) = error.required_scope() {
+                        challenge.push_str(&format!(", scope=\"{}\"", quote(scope)));
+                    }
+                }
+                Bytes::from(format!(
+                    r#"{{"error":"{name}","error_description":"{}"}}"#,
+                    error.description()
+                ))
+            }
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = error.status();
+        let headers = response.headers_mut();
+        if code != ErrorCode::TemporarilyUnavailable {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_str(&challenge)
+                    .unwrap_or_else(|_| HeaderValue::from_static("Bearer")),
+            );
+        }
+        if code.as_str().is_some() {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+
+    /// The gRPC (trailers-only) response for `error`.
+    #[must_use]
+    pub fn grpc_response(&self, error: &AuthError) -> Response<Bytes> {
+        grpc_status(error.grpc_code(), error.description())
+    }
+}
+
+impl OnRejection for DefaultRejection {
+    fn on_rejection(&self, error: &AuthError, request_headers: &HeaderMap) -> Response<Bytes> {
+        if is_grpc(request_headers) {
+            self.grpc_response(error)
+        } else {
+            self.http_response(error)
+        }
+    }
+}
+
+impl fmt::Debug for DefaultRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DefaultRejection")
+            .field("realm", &self.realm)
+            .finish()
+    }
+}
+
+/// Characters `grpc-message` must percent-encode (gRPC over HTTP/2 spec): everything outside
+/// printable ASCII, and `%`.
+const GRPC_MESSAGE: &AsciiSet = &CONTROLS.add(b'%');
+
+/// A trailers-only gRPC response: HTTP 200, `grpc-status`, `grpc-message`, no body.
+#[must_use]
+pub fn grpc_status(code: u8, message: &str) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert("grpc-status", HeaderValue::from(u16::from(code)));
+    let message = utf8_percent_encode(message, GRPC_MESSAGE).to_string();
+    if let Ok(value) = HeaderValue::from_str(&message) {
+        headers.insert("grpc-message", value);
+    }
+    response
+}
+
+/// Escapes a quoted-string's content (RFC 7230 §3.2.6), dropping control characters.
+fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn realms_are_escaped() {
+        let r = DefaultRejection::new("a \"b\" \\c\n");
+        let res = r.http_response(&ErrorKind::MissingCredential.into());
+        assert_eq!(
+            res.headers()[WWW_AUTHENTICATE],
+            r#"Bearer realm="a \"b\" \\c""#
+        );
+    }
+
+    #[test]
+    fn grpc_messages_are_percent_encoded() {
+        let res = grpc_status(16, "50% off\n");
+        assert_eq!(res.headers()["grpc-message"], "50%25 off%0A");
+        assert_eq!(res.headers()["grpc-status"], "16");
+    }
+}
