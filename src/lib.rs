@@ -80,6 +80,12 @@ mod verifier;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
+#[cfg(feature = "login")]
+#[cfg_attr(docsrs, doc(cfg(feature = "login")))]
+pub mod password;
+#[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
+pub mod tonic;
 
 pub use algorithm::{Algorithm, AlgorithmSet, KeyFamily, UnknownAlgorithm};
 pub use auth::{DEFAULT_MAX_TOKEN_LEN, JwtAuth, JwtAuthLayer, ResponseFuture};

@@ -1,0 +1,899 @@
+//! Every rule of the layer over HTTP: status, challenge header and body for each rejection.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, WWW_AUTHENTICATE};
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use support::*;
+use tower::ServiceExt;
+use tower_jwt_auth::axum::Claims as ClaimsOf;
+use tower_jwt_auth::{
+    Algorithm, AuthError, DecodingKey, ErrorKind, InMemoryDenylist, JwtAuthLayer, KeySet, KeyStore,
+    RequireScopeLayer, RevocationCheck, TokenInfo, TokenSource,
+};
+
+fn key() -> DecodingKey {
+    DecodingKey::from_secret(Algorithm::HS256, SECRET).unwrap()
+}
+
+fn layer() -> JwtAuthLayer {
+    JwtAuthLayer::new(key())
+}
+
+async fn me(ClaimsOf(claims): ClaimsOf) -> String {
+    claims.sub.unwrap_or_default()
+}
+
+fn app(layer: JwtAuthLayer) -> Router {
+    Router::new().route("/me", get(me)).layer(layer)
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+    error: Option<AuthError>,
+}
+
+impl Reply {
+    fn challenge(&self) -> &str {
+        self.headers
+            .get(WWW_AUTHENTICATE)
+            .map_or("", |v| v.to_str().unwrap())
+    }
+
+    fn kind(&self) -> Option<ErrorKind> {
+        self.error.as_ref().map(AuthError::kind)
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+
+    #[track_caller]
+    fn assert_invalid_token(&self, kind: ErrorKind) {
+        assert_eq!(self.status, StatusCode::UNAUTHORIZED, "{}", self.body);
+        assert_eq!(
+            self.challenge(),
+            r#"Bearer realm="api", error="invalid_token", error_description="the access token is invalid""#
+        );
+        assert_eq!(
+            self.json(),
+            serde_json::json!({"error":"invalid_token","error_description":"the access token is invalid"})
+        );
+        assert_eq!(self.headers[CONTENT_TYPE], "application/json");
+        assert_eq!(self.kind(), Some(kind));
+    }
+
+    #[track_caller]
+    fn assert_invalid_request(&self, kind: ErrorKind) {
+        assert_eq!(self.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            self.challenge(),
+            r#"Bearer realm="api", error="invalid_request", error_description="the request's credential is malformed""#
+        );
+        assert_eq!(
+            self.json(),
+            serde_json::json!({"error":"invalid_request","error_description":"the request's credential is malformed"})
+        );
+        assert_eq!(self.kind(), Some(kind));
+    }
+
+    #[track_caller]
+    fn assert_bare_challenge(&self, kind: ErrorKind) {
+        assert_eq!(self.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(self.challenge(), r#"Bearer realm="api""#);
+        assert_eq!(self.body, "");
+        assert!(self.headers.get(CONTENT_TYPE).is_none());
+        assert_eq!(self.kind(), Some(kind));
+    }
+
+    #[track_caller]
+    fn assert_ok(&self, body: &str) {
+        assert_eq!(
+            self.status,
+            StatusCode::OK,
+            "{} {:?}",
+            self.body,
+            self.error
+        );
+        assert_eq!(self.body, body);
+    }
+}
+
+async fn reply<B>(response: Response<B>) -> Reply
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    Reply {
+        status: parts.status,
+        error: parts.extensions.get::<AuthError>().cloned(),
+        headers: parts.headers,
+        body: String::from_utf8(body.to_vec()).unwrap(),
+    }
+}
+
+async fn call(app: Router, headers: &[(&str, &str)]) -> Reply {
+    let mut request = Request::get("/me");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    reply(
+        app.oneshot(request.body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn with_token(layer: JwtAuthLayer, token: &str) -> Reply {
+    call(app(layer), &[("authorization", &format!("Bearer {token}"))]).await
+}
+
+// --- Extraction -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_request_without_credentials_gets_a_bare_bearer_challenge() {
+    call(app(layer()), &[])
+        .await
+        .assert_bare_challenge(ErrorKind::MissingCredential);
+}
+
+#[tokio::test]
+async fn another_scheme_gets_a_bare_bearer_challenge() {
+    for value in ["Basic dXNlcjpwYXNz", "Token abc", "Bearerabc"] {
+        call(app(layer()), &[("authorization", value)])
+            .await
+            .assert_bare_challenge(ErrorKind::UnsupportedScheme);
+    }
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive_and_spaces_may_repeat() {
+    for scheme in ["Bearer ", "bearer ", "BEARER   ", "bEaReR  "] {
+        let value = format!("{scheme}{}", token(""));
+        call(app(layer()), &[("authorization", &value)])
+            .await
+            .assert_ok("ada");
+    }
+}
+
+#[tokio::test]
+async fn a_bearer_header_without_a_token_is_an_invalid_request() {
+    for value in ["Bearer", "Bearer ", "bearer    "] {
+        call(app(layer()), &[("authorization", value)])
+            .await
+            .assert_invalid_request(ErrorKind::MalformedCredential);
+    }
+}
+
+#[tokio::test]
+async fn a_token_outside_the_b64token_grammar_is_an_invalid_request() {
+    for value in [
+        "Bearer a*b.c.d",
+        "Bearer =abc",
+        "Bearer a=b",
+        "Bearer \"abc\"",
+    ] {
+        call(app(layer()), &[("authorization", value)])
+            .await
+            .assert_invalid_request(ErrorKind::MalformedCredential);
+    }
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_an_invalid_request() {
+    let value = format!("Bearer {}", token(""));
+    call(
+        app(layer()),
+        &[("authorization", &value), ("authorization", &value)],
+    )
+    .await
+    .assert_invalid_request(ErrorKind::MultipleCredentials);
+}
+
+#[tokio::test]
+async fn two_tokens_in_one_header_are_an_invalid_request() {
+    let t = token("");
+    for value in [format!("Bearer {t} {t}"), format!("Bearer {t}, Bearer {t}")] {
+        call(app(layer()), &[("authorization", &value)])
+            .await
+            .assert_invalid_request(ErrorKind::MultipleCredentials);
+    }
+}
+
+#[tokio::test]
+async fn a_token_over_the_size_cap_is_refused_before_parsing() {
+    let big = "a".repeat(9000);
+    with_token(layer(), &big)
+        .await
+        .assert_invalid_token(ErrorKind::TokenTooLarge);
+    // A configurable cap: the valid token is refused under a cap shorter than it.
+    with_token(layer().max_token_len(20), &token(""))
+        .await
+        .assert_invalid_token(ErrorKind::TokenTooLarge);
+}
+
+#[tokio::test]
+async fn cookies_and_custom_headers_are_read_only_when_opted_in() {
+    let t = token("");
+    let cookie = format!("session=x; access_token={t}");
+    call(app(layer()), &[("cookie", &cookie)])
+        .await
+        .assert_bare_challenge(ErrorKind::MissingCredential);
+    call(
+        app(layer().token_source(TokenSource::cookie("access_token"))),
+        &[(COOKIE.as_str(), &cookie)],
+    )
+    .await
+    .assert_ok("ada");
+    let header = http::HeaderName::from_static("x-access-token");
+    call(
+        app(layer().token_source(TokenSource::header(header))),
+        &[("x-access-token", &t)],
+    )
+    .await
+    .assert_ok("ada");
+}
+
+#[tokio::test]
+async fn the_query_string_is_never_a_token_source() {
+    let app = app(layer());
+    let uri = format!("/me?access_token={}", token(""));
+    let request = Request::get(uri).body(axum::body::Body::empty()).unwrap();
+    reply(app.oneshot(request).await.unwrap())
+        .await
+        .assert_bare_challenge(ErrorKind::MissingCredential);
+}
+
+// --- Signature, algorithms and keys ------------------------------------------------------------
+
+#[tokio::test]
+async fn a_valid_token_reaches_the_handler_with_its_claims() {
+    with_token(layer(), &token("")).await.assert_ok("ada");
+}
+
+#[tokio::test]
+async fn a_bad_signature_gets_invalid_token() {
+    let other = hs256_raw(
+        br#"{"alg":"HS256"}"#,
+        claims("").as_bytes(),
+        b"another secret that is 32 bytes long!!",
+    );
+    with_token(layer(), &other)
+        .await
+        .assert_invalid_token(ErrorKind::InvalidSignature);
+}
+
+#[tokio::test]
+async fn alg_none_is_refused_in_every_spelling() {
+    let payload = b64(claims("").as_bytes());
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        let header = b64(format!(r#"{{"alg":"{alg}"}}"#).as_bytes());
+        // With an empty signature the token is not even a well-formed JWS for us; with any
+        // signature the algorithm is not allowed.
+        with_token(layer(), &format!("{header}.{payload}.c2ln"))
+            .await
+            .assert_invalid_token(ErrorKind::DisallowedAlgorithm);
+        with_token(layer(), &format!("{header}.{payload}."))
+            .await
+            .assert_invalid_token(ErrorKind::MalformedToken);
+    }
+}
+
+#[tokio::test]
+async fn algorithms_match_exactly_and_case_sensitively() {
+    let lower = hs256_raw(br#"{"alg":"hs256"}"#, claims("").as_bytes(), SECRET);
+    with_token(layer(), &lower)
+        .await
+        .assert_invalid_token(ErrorKind::DisallowedAlgorithm);
+    // HS384 is not in the allow-list of an HS256 key.
+    let key384 = jsonwebtoken::EncodingKey::from_secret(SECRET).unwrap();
+    let t = jwt_sign(jsonwebtoken::Algorithm::HS384, None, &claims(""), &key384);
+    with_token(layer(), &t)
+        .await
+        .assert_invalid_token(ErrorKind::DisallowedAlgorithm);
+    // An explicit allow-list narrower than the keys refuses the rest.
+    let keys = KeySet::new([
+        key().with_kid("a"),
+        DecodingKey::from_secret(Algorithm::HS384, &[7; 48])
+            .unwrap()
+            .with_kid("b"),
+    ])
+    .unwrap();
+    let narrowed = JwtAuthLayer::new(keys).algorithms([Algorithm::HS384]);
+    let t = hs256_raw(
+        br#"{"alg":"HS256","kid":"a"}"#,
+        claims("").as_bytes(),
+        SECRET,
+    );
+    with_token(narrowed, &t)
+        .await
+        .assert_invalid_token(ErrorKind::DisallowedAlgorithm);
+}
+
+#[tokio::test]
+async fn an_rsa_public_key_cannot_be_used_as_an_hmac_secret() {
+    let public_pem = fixture("rsa2048.pub.pem");
+    let rsa = DecodingKey::from_pem(Algorithm::RS256, &public_pem).unwrap();
+    // The classic confusion attack: HS256 keyed with the public key's PEM bytes.
+    let forged = hs256_raw(
+        br#"{"alg":"HS256"}"#,
+        claims("").as_bytes(),
+        public_pem.as_bytes(),
+    );
+    with_token(JwtAuthLayer::new(rsa), &forged)
+        .await
+        .assert_invalid_token(ErrorKind::DisallowedAlgorithm);
+}
+
+#[tokio::test]
+async fn asymmetric_tokens_from_another_implementation_verify() {
+    let cases = [
+        (Algorithm::RS256, jsonwebtoken::Algorithm::RS256, "rsa2048"),
+        (Algorithm::PS256, jsonwebtoken::Algorithm::PS256, "rsa2048"),
+        (Algorithm::ES256, jsonwebtoken::Algorithm::ES256, "es256"),
+        (Algorithm::EdDSA, jsonwebtoken::Algorithm::EdDSA, "ed25519"),
+    ];
+    for (ours, theirs, name) in cases {
+        let private = fixture(&format!("{name}.pem"));
+        let encoding = match ours {
+            Algorithm::ES256 => jsonwebtoken::EncodingKey::from_ec_pem(private.as_bytes()),
+            Algorithm::EdDSA => jsonwebtoken::EncodingKey::from_ed_pem(private.as_bytes()),
+            _ => jsonwebtoken::EncodingKey::from_rsa_pem(private.as_bytes()),
+        }
+        .unwrap();
+        let t = jwt_sign(theirs, Some("k1"), &claims(""), &encoding);
+        let public = DecodingKey::from_pem(ours, &fixture(&format!("{name}.pub.pem")))
+            .unwrap()
+            .with_kid("k1");
+        with_token(JwtAuthLayer::new(public), &t)
+            .await
+            .assert_ok("ada");
+        // The private PEM yields the same public key.
+        let from_private = DecodingKey::from_pem(ours, &private)
+            .unwrap()
+            .with_kid("k1");
+        with_token(JwtAuthLayer::new(from_private), &t)
+            .await
+            .assert_ok("ada");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_kid_gets_invalid_token_never_a_500() {
+    let keys = KeySet::new([key().with_kid("current")]).unwrap();
+    let t = hs256_raw(
+        br#"{"alg":"HS256","kid":"retired"}"#,
+        claims("").as_bytes(),
+        SECRET,
+    );
+    with_token(JwtAuthLayer::new(keys.clone()), &t)
+        .await
+        .assert_invalid_token(ErrorKind::UnknownKey);
+    let t = hs256_raw(
+        br#"{"alg":"HS256","kid":"current"}"#,
+        claims("").as_bytes(),
+        SECRET,
+    );
+    with_token(JwtAuthLayer::new(keys), &t)
+        .await
+        .assert_ok("ada");
+}
+
+#[tokio::test]
+async fn keys_are_chosen_by_kid_and_rotate_without_a_restart() {
+    let other_secret = [42u8; 32];
+    let a = key().with_kid("a");
+    let b = DecodingKey::from_secret(Algorithm::HS256, &other_secret)
+        .unwrap()
+        .with_kid("b");
+    let store = KeyStore::new(KeySet::new([a.clone(), b.clone()]).unwrap());
+    let layer = JwtAuthLayer::new(store.clone());
+    let signed_by_b = hs256_raw(
+        br#"{"alg":"HS256","kid":"b"}"#,
+        claims("").as_bytes(),
+        &other_secret,
+    );
+    with_token(layer.clone(), &signed_by_b)
+        .await
+        .assert_ok("ada");
+    store.replace(KeySet::new([a]).unwrap());
+    with_token(layer, &signed_by_b)
+        .await
+        .assert_invalid_token(ErrorKind::UnknownKey);
+}
+
+#[tokio::test]
+async fn header_keys_and_key_urls_are_never_trusted() {
+    // A token signed with the attacker's own secret, pointing at it through jwk/jku/x5u/x5c.
+    let attacker = b"attacker secret of 32 bytes or more";
+    let header = format!(
+        r#"{{"alg":"HS256","jwk":{{"kty":"oct","k":"{}"}},"jku":"http://127.0.0.1:1/jwks","x5u":"http://127.0.0.1:1/x5u","x5c":["AAAA"]}}"#,
+        b64(attacker)
+    );
+    let forged = hs256_raw(header.as_bytes(), claims("").as_bytes(), attacker);
+    with_token(layer(), &forged)
+        .await
+        .assert_invalid_token(ErrorKind::InvalidSignature);
+    // The same members on a token signed with our key are ignored, not fetched.
+    let honest = hs256_raw(header.as_bytes(), claims("").as_bytes(), SECRET);
+    with_token(layer(), &honest).await.assert_ok("ada");
+}
+
+#[tokio::test]
+async fn a_crit_header_we_do_not_understand_is_refused() {
+    for header in [
+        &br#"{"alg":"HS256","crit":["exp"],"exp":1}"#[..],
+        br#"{"alg":"HS256","crit":["b64"],"b64":false}"#,
+        br#"{"alg":"HS256","b64":false}"#,
+    ] {
+        let t = hs256_raw(header, claims("").as_bytes(), SECRET);
+        with_token(layer(), &t)
+            .await
+            .assert_invalid_token(ErrorKind::UnsupportedCriticalHeader);
+    }
+}
+
+// --- Encoding ------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn non_canonical_base64url_is_refused() {
+    let t = token("");
+    let (head, rest) = t.split_once('.').unwrap();
+    let (payload, signature) = rest.split_once('.').unwrap();
+    // Padding inside the token breaks the b64token grammar; at its end it is grammatical but
+    // not base64url.
+    let padded_inside = format!("{head}==.{payload}.{signature}");
+    with_token(layer(), &padded_inside)
+        .await
+        .assert_invalid_request(ErrorKind::MalformedCredential);
+    let padded_end = format!("{t}==");
+    with_token(layer(), &padded_end)
+        .await
+        .assert_invalid_token(ErrorKind::MalformedToken);
+    // `+` and `/` belong to the standard alphabet, not base64url.
+    let standard = format!(
+        "{}.{payload}.{}",
+        head,
+        signature.replace('-', "+").replace('_', "/")
+    );
+    if standard != t {
+        let reply = with_token(layer(), &standard).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    // Non-zero trailing bits: `AB` decodes to one byte only if its last 4 bits are ignored.
+    let trailing = hs256_raw(br#"{"alg":"HS256"}"#, b"x", SECRET);
+    let (h, rest) = trailing.split_once('.').unwrap();
+    let (_, s) = rest.split_once('.').unwrap();
+    let signing_input = format!("{h}.eB");
+    let forged = format!("{signing_input}.{s}");
+    with_token(layer(), &forged)
+        .await
+        .assert_invalid_token(ErrorKind::InvalidSignature);
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(SECRET).unwrap();
+    hmac::Mac::update(&mut mac, signing_input.as_bytes());
+    let resigned = format!(
+        "{signing_input}.{}",
+        b64(&hmac::Mac::finalize(mac).into_bytes())
+    );
+    with_token(layer(), &resigned)
+        .await
+        .assert_invalid_token(ErrorKind::MalformedToken);
+}
+
+#[tokio::test]
+async fn duplicate_json_members_are_refused() {
+    let header_dup = hs256_raw(
+        br#"{"alg":"HS256","alg":"HS256"}"#,
+        claims("").as_bytes(),
+        SECRET,
+    );
+    with_token(layer(), &header_dup)
+        .await
+        .assert_invalid_token(ErrorKind::DuplicateMember);
+    let claims_dup = hs256(&format!(
+        r#"{{"sub":"ada","sub":"root","exp":{}}}"#,
+        now() + 600
+    ));
+    with_token(layer(), &claims_dup)
+        .await
+        .assert_invalid_token(ErrorKind::DuplicateMember);
+}
+
+#[tokio::test]
+async fn invalid_utf8_in_the_claims_is_refused() {
+    let mut payload = claims(r#","name":"X""#).into_bytes();
+    let at = payload.iter().rposition(|b| *b == b'X').unwrap();
+    payload[at] = 0xff;
+    let t = hs256_raw(br#"{"alg":"HS256"}"#, &payload, SECRET);
+    with_token(layer(), &t)
+        .await
+        .assert_invalid_token(ErrorKind::MalformedToken);
+}
+
+#[tokio::test]
+async fn claims_sets_that_are_not_objects_are_refused() {
+    for payload in ["[]", "\"ada\"", "42", "", "{} trailing"] {
+        let t = hs256_raw(br#"{"alg":"HS256"}"#, payload.as_bytes(), SECRET);
+        with_token(layer(), &t)
+            .await
+            .assert_invalid_token(ErrorKind::MalformedToken);
+    }
+}
+
+// --- Claims ------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn registered_claims_of_the_wrong_type_are_refused() {
+    let exp = now() + 600;
+    for (json, claim) in [
+        (format!(r#"{{"exp":"{exp}"}}"#), "exp"),
+        (format!(r#"{{"exp":{exp},"nbf":true}}"#), "nbf"),
+        (format!(r#"{{"exp":{exp},"iss":1}}"#), "iss"),
+        (format!(r#"{{"exp":{exp},"sub":{{}}}}"#), "sub"),
+        (format!(r#"{{"exp":{exp},"aud":[1]}}"#), "aud"),
+        (format!(r#"{{"exp":{exp},"jti":null}}"#), "jti"),
+    ] {
+        with_token(layer(), &hs256(&json))
+            .await
+            .assert_invalid_token(ErrorKind::InvalidClaimType(claim));
+    }
+}
+
+#[tokio::test]
+async fn an_expired_token_gets_invalid_token_after_the_leeway() {
+    let just_expired = hs256(&format!(r#"{{"sub":"ada","exp":{}}}"#, now() - 30));
+    with_token(layer(), &just_expired).await.assert_ok("ada");
+    let long_expired = hs256(&format!(r#"{{"sub":"ada","exp":{}}}"#, now() - 120));
+    with_token(layer(), &long_expired)
+        .await
+        .assert_invalid_token(ErrorKind::Expired);
+    with_token(layer().leeway(Duration::ZERO), &just_expired)
+        .await
+        .assert_invalid_token(ErrorKind::Expired);
+}
+
+#[tokio::test]
+async fn a_token_not_yet_valid_gets_invalid_token() {
+    let soon = hs256(&claims(&format!(r#","nbf":{}"#, now() + 30)));
+    with_token(layer(), &soon).await.assert_ok("ada");
+    let later = hs256(&claims(&format!(r#","nbf":{}"#, now() + 300)));
+    with_token(layer(), &later)
+        .await
+        .assert_invalid_token(ErrorKind::NotYetValid);
+}
+
+#[tokio::test]
+async fn a_token_without_exp_is_refused_by_default() {
+    let forever = hs256(r#"{"sub":"ada"}"#);
+    with_token(layer(), &forever)
+        .await
+        .assert_invalid_token(ErrorKind::MissingClaim("exp"));
+    let lenient = layer().with_validation(tower_jwt_auth::Validation::new().require_exp(false));
+    with_token(lenient, &forever).await.assert_ok("ada");
+}
+
+#[tokio::test]
+async fn the_issuer_must_match_exactly_and_be_present_when_configured() {
+    let strict = || layer().issuer("https://auth.example.com");
+    with_token(strict(), &token(r#","iss":"https://auth.example.com""#))
+        .await
+        .assert_ok("ada");
+    for iss in [
+        "https://auth.example.com/",
+        "HTTPS://AUTH.EXAMPLE.COM",
+        "https://evil.example",
+    ] {
+        with_token(strict(), &token(&format!(r#","iss":"{iss}""#)))
+            .await
+            .assert_invalid_token(ErrorKind::InvalidIssuer);
+    }
+    with_token(strict(), &token(""))
+        .await
+        .assert_invalid_token(ErrorKind::MissingClaim("iss"));
+}
+
+#[tokio::test]
+async fn the_audience_must_contain_ours_and_be_present_when_configured() {
+    let strict = || layer().audience("my-api");
+    with_token(strict(), &token(r#","aud":"my-api""#))
+        .await
+        .assert_ok("ada");
+    with_token(strict(), &token(r#","aud":["other","my-api"]"#))
+        .await
+        .assert_ok("ada");
+    for aud in [r#""other""#, r#"["other"]"#, "[]", r#""MY-API""#] {
+        with_token(strict(), &token(&format!(r#","aud":{aud}"#)))
+            .await
+            .assert_invalid_token(ErrorKind::InvalidAudience);
+    }
+    with_token(strict(), &token(""))
+        .await
+        .assert_invalid_token(ErrorKind::MissingClaim("aud"));
+}
+
+#[tokio::test]
+async fn a_token_for_some_audience_is_refused_by_a_server_with_none_configured() {
+    with_token(layer(), &token(r#","aud":"someone-else""#))
+        .await
+        .assert_invalid_token(ErrorKind::InvalidAudience);
+}
+
+#[tokio::test]
+async fn a_required_type_is_compared_case_insensitively() {
+    let strict = || layer().require_type("at+jwt");
+    for typ in ["at+jwt", "AT+JWT", "application/at+jwt"] {
+        let header = format!(r#"{{"alg":"HS256","typ":"{typ}"}}"#);
+        let t = hs256_raw(header.as_bytes(), claims("").as_bytes(), SECRET);
+        with_token(strict(), &t).await.assert_ok("ada");
+    }
+    for header in [
+        &br#"{"alg":"HS256","typ":"JWT"}"#[..],
+        br#"{"alg":"HS256"}"#,
+    ] {
+        let t = hs256_raw(header, claims("").as_bytes(), SECRET);
+        with_token(strict(), &t)
+            .await
+            .assert_invalid_token(ErrorKind::InvalidType);
+    }
+}
+
+#[tokio::test]
+async fn claims_deserialize_into_the_applications_own_type() {
+    #[derive(Clone, Deserialize)]
+    struct Mine {
+        sub: String,
+        tenant: u32,
+    }
+    async fn handler(ClaimsOf(mine): ClaimsOf<Mine>) -> String {
+        format!("{}@{}", mine.sub, mine.tenant)
+    }
+    let app = |layer: JwtAuthLayer<Mine>| Router::new().route("/me", get(handler)).layer(layer);
+    let t = token(r#","tenant":7"#);
+    call(
+        app(layer().claims::<Mine>()),
+        &[("authorization", &format!("Bearer {t}"))],
+    )
+    .await
+    .assert_ok("ada@7");
+    // Claims that do not fit the type are an invalid token, not a 500.
+    let t = token(r#","tenant":"seven""#);
+    call(
+        app(layer().claims::<Mine>()),
+        &[("authorization", &format!("Bearer {t}"))],
+    )
+    .await
+    .assert_invalid_token(ErrorKind::InvalidClaims);
+}
+
+// --- Scopes ---------------------------------------------------------------------------------------
+
+fn assert_insufficient_scope(reply: &Reply, scope: &str) {
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        reply.challenge(),
+        format!(
+            r#"Bearer realm="api", error="insufficient_scope", error_description="the access token lacks the required scope", scope="{scope}""#
+        )
+    );
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"error":"insufficient_scope","error_description":"the access token lacks the required scope"})
+    );
+    assert_eq!(reply.kind(), Some(ErrorKind::InsufficientScope));
+}
+
+#[tokio::test]
+async fn a_layer_wide_scope_requirement_answers_403_with_the_scope() {
+    let strict = || layer().require_scopes("read write");
+    with_token(strict(), &token(r#","scope":"write read admin""#))
+        .await
+        .assert_ok("ada");
+    assert_insufficient_scope(
+        &with_token(strict(), &token(r#","scope":"read""#)).await,
+        "read write",
+    );
+    assert_insufficient_scope(&with_token(strict(), &token("")).await, "read write");
+    // An invalid token is still a 401, whatever its scopes.
+    let expired = hs256(&format!(r#"{{"exp":{},"scope":"read"}}"#, now() - 600));
+    with_token(strict(), &expired)
+        .await
+        .assert_invalid_token(ErrorKind::Expired);
+}
+
+#[tokio::test]
+async fn a_route_scope_requirement_answers_403_with_the_scope() {
+    let app = Router::new()
+        .route(
+            "/admin",
+            get(me).route_layer(RequireScopeLayer::new("admin")),
+        )
+        .route("/me", get(me))
+        .layer(layer());
+    let send = |t: String, path: &'static str| {
+        let app = app.clone();
+        async move {
+            let request = Request::get(path)
+                .header(AUTHORIZATION, format!("Bearer {t}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            reply(app.oneshot(request).await.unwrap()).await
+        }
+    };
+    send(token(r#","scope":"admin""#), "/admin")
+        .await
+        .assert_ok("ada");
+    assert_insufficient_scope(&send(token(r#","scope":"read""#), "/admin").await, "admin");
+    send(token(r#","scope":"read""#), "/me")
+        .await
+        .assert_ok("ada");
+}
+
+// --- gRPC ------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn grpc_calls_get_trailers_only_statuses_never_a_bare_401() {
+    let grpc = |auth: Option<String>| {
+        let mut headers = vec![(
+            "content-type".to_owned(),
+            "application/grpc+proto".to_owned(),
+        )];
+        if let Some(auth) = auth {
+            headers.push(("authorization".to_owned(), auth));
+        }
+        headers
+    };
+    let cases = [
+        (grpc(None), "16"),
+        (grpc(Some("Bearer".into())), "16"),
+        (grpc(Some("Bearer abc.def.ghi".into())), "16"),
+        (
+            grpc(Some(format!("Bearer {}", token(r#","scope":"read""#)))),
+            "7",
+        ),
+    ];
+    for (headers, status) in cases {
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let reply = call(app(layer().require_scopes("admin")), &headers).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.headers["grpc-status"], status);
+        assert_eq!(reply.headers[CONTENT_TYPE], "application/grpc");
+        assert!(reply.headers.get("grpc-message").is_some());
+        assert!(reply.headers.get(WWW_AUTHENTICATE).is_none());
+        assert_eq!(reply.body, "");
+    }
+}
+
+// --- Optional mode, revocation, custom rejections ----------------------------------------------
+
+#[tokio::test]
+async fn optional_mode_lets_anonymous_requests_through_but_not_bad_tokens() {
+    async fn maybe(claims: Option<ClaimsOf>) -> String {
+        claims.map_or("anonymous".into(), |c| c.0.sub.unwrap_or_default())
+    }
+    let app = Router::new()
+        .route("/me", get(maybe))
+        .layer(layer().optional());
+    call(app.clone(), &[]).await.assert_ok("anonymous");
+    call(app.clone(), &[("authorization", "Basic dXNlcjpwYXNz")])
+        .await
+        .assert_ok("anonymous");
+    call(
+        app.clone(),
+        &[("authorization", &format!("Bearer {}", token("")))],
+    )
+    .await
+    .assert_ok("ada");
+    call(app.clone(), &[("authorization", "Bearer abc.def.ghi")])
+        .await
+        .assert_invalid_token(ErrorKind::MalformedToken);
+    call(app, &[("authorization", "Bearer")])
+        .await
+        .assert_invalid_request(ErrorKind::MalformedCredential);
+}
+
+#[tokio::test]
+async fn the_claims_extractor_without_a_layer_answers_401() {
+    let app = Router::new().route("/me", get(me));
+    call(app, &[])
+        .await
+        .assert_bare_challenge(ErrorKind::MissingCredential);
+}
+
+#[tokio::test]
+async fn a_revoked_token_gets_invalid_token() {
+    let denylist = InMemoryDenylist::new();
+    let t = token(r#","iss":"i","jti":"j-1""#);
+    let layer = || layer().revocation(denylist.clone());
+    with_token(layer(), &t).await.assert_ok("ada");
+    denylist.revoke(Some("i"), "j-1", now() + 600);
+    with_token(layer(), &t)
+        .await
+        .assert_invalid_token(ErrorKind::Revoked);
+    // Another issuer's token with the same jti is not affected.
+    with_token(layer(), &token(r#","iss":"other","jti":"j-1""#))
+        .await
+        .assert_ok("ada");
+}
+
+#[tokio::test]
+async fn an_asynchronous_revocation_hook_is_awaited_and_fails_closed() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let hook = move |info: &TokenInfo<'_>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let jti = info.jwt_id.map(str::to_owned);
+        RevocationCheck::Pending(Box::pin(async move {
+            tokio::task::yield_now().await;
+            match jti.as_deref() {
+                Some("revoked") => Ok(true),
+                Some("backend-down") => Err("connection refused".into()),
+                _ => Ok(false),
+            }
+        }))
+    };
+    let layer = || layer().revocation(hook.clone());
+    with_token(layer(), &token(r#","jti":"fine""#))
+        .await
+        .assert_ok("ada");
+    with_token(layer(), &token(r#","jti":"revoked""#))
+        .await
+        .assert_invalid_token(ErrorKind::Revoked);
+    let down = with_token(layer(), &token(r#","jti":"backend-down""#)).await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(down.headers.get(WWW_AUTHENTICATE).is_none());
+    assert_eq!(
+        down.json(),
+        serde_json::json!({"error":"temporarily_unavailable","error_description":"the token cannot be checked right now"})
+    );
+    assert_eq!(down.kind(), Some(ErrorKind::RevocationUnavailable));
+    // The hook runs only once signature and claims have passed.
+    let before = calls.load(Ordering::SeqCst);
+    with_token(layer(), "abc.def.ghi").await;
+    assert_eq!(calls.load(Ordering::SeqCst), before);
+}
+
+#[tokio::test]
+async fn custom_rejections_come_from_a_closure_and_keep_the_error_attached() {
+    let custom = |error: &AuthError, _headers: &HeaderMap| {
+        let mut response = Response::new(Bytes::from(format!(
+            "nope: {}",
+            error.code().as_str().unwrap_or("none")
+        )));
+        *response.status_mut() = error.status();
+        response
+    };
+    let app = Router::new()
+        .route("/me", get(me))
+        .layer(layer().on_rejection(custom));
+    let request = Request::get("/me")
+        .header(AUTHORIZATION, "Bearer abc.def.ghi")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let reply = reply(app.oneshot(request).await.unwrap()).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.body, "nope: invalid_token");
+    assert_eq!(reply.kind(), Some(ErrorKind::MalformedToken));
+}
+
+#[tokio::test]
+async fn the_realm_is_configurable() {
+    let reply = call(app(layer().realm("billing")), &[]).await;
+    assert_eq!(reply.challenge(), r#"Bearer realm="billing""#);
+}
