@@ -99,3 +99,8 @@ pub use revocation::{BoxError, InMemoryDenylist, Revocation, RevocationCheck, To
 pub use scope::{RequireScope, RequireScopeLayer};
 pub use validation::Validation;
 pub use verifier::Verifier;
+
+// Compiles and runs the README's examples as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,1 @@
+//! argon2id password hashing off the async executor (feature `login`).

@@ -1,0 +1,1 @@
+//! tonic 0.14 integration (feature `tonic`).

@@ -1,0 +1,102 @@
+//! Keys are checked when they are made: weak or misused material never reaches a request.
+
+mod support;
+
+use support::*;
+use tower_jwt_auth::{Algorithm, ConfigError, DecodingKey, Jwk, KeySet, Validation, Verifier};
+
+fn jwk(json: &str) -> Jwk {
+    serde_json::from_str(json).unwrap()
+}
+
+#[test]
+fn rsa_keys_under_2048_bits_are_refused() {
+    let err = DecodingKey::from_pem(Algorithm::RS256, &fixture("rsa1024.pub.pem")).unwrap_err();
+    assert_eq!(err, ConfigError::WeakRsaKey { bits: 1024 });
+    let err = DecodingKey::from_pem(Algorithm::RS256, &fixture("rsa1024.pem")).unwrap_err();
+    assert_eq!(err, ConfigError::WeakRsaKey { bits: 1024 });
+    assert!(DecodingKey::from_pem(Algorithm::RS256, &fixture("rsa2048.pub.pem")).is_ok());
+}
+
+#[test]
+fn short_hmac_secrets_are_refused_with_a_clear_error() {
+    let err = DecodingKey::from_secret(Algorithm::HS256, b"secret").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "HS256 secret is 6 bytes; at least 32 random bytes are required"
+    );
+}
+
+#[test]
+fn a_key_is_refused_for_an_algorithm_of_another_family() {
+    for alg in [Algorithm::ES256, Algorithm::EdDSA, Algorithm::HS256] {
+        assert!(DecodingKey::from_pem(alg, &fixture("rsa2048.pub.pem")).is_err(), "{alg}");
+    }
+    assert!(DecodingKey::from_pem(Algorithm::ES384, &fixture("es256.pub.pem")).is_err());
+    assert!(DecodingKey::from_pem(Algorithm::RS256, &fixture("ed25519.pub.pem")).is_err());
+}
+
+#[test]
+fn a_jwk_whose_alg_use_or_key_ops_contradict_verification_is_refused() {
+    let k = b64(&[7; 32]);
+    let cases = [
+        (format!(r#"{{"kty":"oct","k":"{k}","alg":"HS512"}}"#), Some(Algorithm::HS256)),
+        (format!(r#"{{"kty":"oct","k":"{k}","use":"enc"}}"#), Some(Algorithm::HS256)),
+        (format!(r#"{{"kty":"oct","k":"{k}","key_ops":["sign"]}}"#), Some(Algorithm::HS256)),
+        (format!(r#"{{"kty":"oct","k":"{k}","alg":"none"}}"#), None),
+        // No alg and a type that allows several algorithms.
+        (format!(r#"{{"kty":"oct","k":"{k}"}}"#), None),
+    ];
+    for (json, alg) in cases {
+        let err = DecodingKey::from_jwk(&jwk(&json), alg).unwrap_err();
+        assert!(matches!(err, ConfigError::JwkMisuse(_)), "{json}: {err}");
+    }
+    let ok = format!(r#"{{"kty":"oct","k":"{k}","alg":"HS256","use":"sig","key_ops":["verify"],"kid":"a"}}"#);
+    let key = DecodingKey::from_jwk(&jwk(&ok), None).unwrap();
+    assert_eq!((key.algorithm(), key.kid()), (Algorithm::HS256, Some("a")));
+}
+
+#[test]
+fn an_ec_jwk_takes_the_algorithm_of_its_curve() {
+    let signing = p256::ecdsa::SigningKey::from_slice(&[3; 32]).unwrap();
+    let point = signing.verifying_key().to_sec1_point(false);
+    let json = format!(
+        r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#,
+        b64(point.x().unwrap()),
+        b64(point.y().unwrap())
+    );
+    let key = DecodingKey::from_jwk(&jwk(&json), None).unwrap();
+    assert_eq!(key.algorithm(), Algorithm::ES256);
+    assert!(DecodingKey::from_jwk(&jwk(&json), Some(Algorithm::ES384)).is_err());
+}
+
+#[test]
+fn a_jwks_document_builds_a_key_set() {
+    let json = format!(
+        r#"{{"keys":[{{"kty":"oct","k":"{}","alg":"HS256","kid":"a"}},{{"kty":"oct","k":"{}","alg":"HS512","kid":"b"}}]}}"#,
+        b64(&[1; 32]),
+        b64(&[2; 64])
+    );
+    let set = KeySet::from_jwks_json(&json).unwrap();
+    assert_eq!(set.keys().len(), 2);
+    assert!(set.algorithms().contains(Algorithm::HS512));
+    let duplicate = json.replace(r#""kid":"b""#, r#""kid":"a""#);
+    assert!(matches!(
+        KeySet::from_jwks_json(&duplicate),
+        Err(ConfigError::DuplicateKid(_))
+    ));
+}
+
+#[test]
+fn an_allow_list_that_excludes_every_key_is_refused() {
+    let key = DecodingKey::from_secret(Algorithm::HS256, SECRET).unwrap();
+    let err = Verifier::new(key, Validation::new().algorithms([Algorithm::RS256])).unwrap_err();
+    assert_eq!(err, ConfigError::NoKeys);
+}
+
+#[test]
+fn debug_output_never_shows_key_material() {
+    let key = DecodingKey::from_secret(Algorithm::HS256, SECRET).unwrap();
+    let shown = format!("{key:?}");
+    assert!(!shown.contains("0123456789"), "{shown}");
+}
