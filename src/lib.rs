@@ -68,6 +68,8 @@ mod body;
 mod claims;
 mod error;
 mod extract;
+#[cfg(feature = "login")]
+mod issue;
 mod json;
 mod jws;
 mod keys;
@@ -93,6 +95,9 @@ pub use body::ResponseBody;
 pub use claims::{Audience, Claims, ScopeClaims};
 pub use error::{AuthError, ConfigError, ErrorCode, ErrorKind};
 pub use extract::TokenSource;
+#[cfg(feature = "login")]
+#[cfg_attr(docsrs, doc(cfg(feature = "login")))]
+pub use issue::{DEFAULT_LIFETIME, IssueError, IssuedToken, JwksService, SigningKey, TokenIssuer};
 pub use keys::{DecodingKey, Jwk, JwkSet, KeySet, KeyStore};
 pub use rejection::{DefaultRejection, OnRejection, grpc_status, is_grpc};
 pub use revocation::{BoxError, InMemoryDenylist, Revocation, RevocationCheck, TokenInfo};
