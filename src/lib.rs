@@ -49,7 +49,9 @@
 //!
 //! | feature | enables | default |
 //! |---|---|---|
-//! | `axum` | the [`axum::Claims`] extractor (`FromRequestParts` and `OptionalFromRequestParts`) | no |
+//! | `axum` | the `axum::Claims` extractor (`FromRequestParts` and `OptionalFromRequestParts`) | no |
+//! | `login` | the issuing side: `password` (argon2id off the executor), `TokenIssuer`, `login_handler` | no |
+//! | `tonic` | `NamedService` forwarding for `JwtAuth`/`RequireScope`, `tonic::RequestClaimsExt` to read claims from a `tonic::Request` | no |
 //!
 //! [tower]: https://docs.rs/tower
 

@@ -1,1 +1,161 @@
 //! tonic 0.14 integration (feature `tonic`).
+//!
+//! [`JwtAuthLayer`](crate::JwtAuthLayer) works on a tonic server as it is: put it on the whole
+//! server with `Server::builder().layer(…)`, or wrap a single service with
+//! [`Layer::layer`](tower_layer::Layer::layer) and pass the result to `add_service` (this module
+//! makes [`JwtAuth`] and [`RequireScope`] forward the inner service's
+//! [`NamedService::NAME`], so the wrapped service is still routed). A call it refuses ends with
+//! `UNAUTHENTICATED` (or `PERMISSION_DENIED` for a missing scope) and a generic message.
+//!
+//! tonic copies the HTTP request's extensions into the [`tonic::Request`] a handler gets, so the
+//! verified claims are there: read them with [`RequestClaimsExt::claims`] (or [`claims`]) before
+//! [`tonic::Request::into_inner`], which drops them.
+//!
+//! ```
+//! use tonic::transport::Server;
+//! use tonic::{Request, Response, Status};
+//! use tower_jwt_auth::tonic::RequestClaimsExt;
+//! use tower_jwt_auth::{Algorithm, Claims, DecodingKey, JwtAuthLayer, RequireScopeLayer};
+//! use tower::Layer;
+//! # use std::convert::Infallible;
+//! # use std::future::{Ready, ready};
+//! # use std::task::{Context, Poll};
+//! # macro_rules! service {
+//! #     ($service:ident, $name:literal) => {
+//! #         #[derive(Clone)]
+//! #         struct $service;
+//! #         impl tonic::server::NamedService for $service {
+//! #             const NAME: &'static str = $name;
+//! #         }
+//! #         impl tower::Service<http::Request<tonic::body::Body>> for $service {
+//! #             type Response = http::Response<tonic::body::Body>;
+//! #             type Error = Infallible;
+//! #             type Future = Ready<Result<Self::Response, Infallible>>;
+//! #             fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+//! #                 Poll::Ready(Ok(()))
+//! #             }
+//! #             fn call(&mut self, _: http::Request<tonic::body::Body>) -> Self::Future {
+//! #                 ready(Ok(Status::unimplemented("").into_http()))
+//! #             }
+//! #         }
+//! #     };
+//! # }
+//! # service!(Greeter, "example.Greeter");
+//! # service!(Health, "grpc.health.v1.Health");
+//!
+//! // In a handler: the claims the layer verified.
+//! fn whoami(request: Request<()>) -> Result<Response<String>, Status> {
+//!     let claims: &Claims = request
+//!         .claims()
+//!         .ok_or_else(|| Status::unauthenticated("authentication is required"))?;
+//!     Ok(Response::new(claims.sub.clone().unwrap_or_default()))
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = DecodingKey::from_secret(Algorithm::HS256, b"a secret of at least 32 bytes!!!")?;
+//! let auth = JwtAuthLayer::new(key).audience("my-api");
+//!
+//! // Every service needs a valid token…
+//! let everything = Server::builder().layer(auth.clone()).add_service(Greeter);
+//!
+//! // …or only some: `Greeter` needs a token with the `admin` scope, `Health` stays public.
+//! let some = Server::builder()
+//!     .add_service(auth.layer(RequireScopeLayer::new("admin").layer(Greeter)))
+//!     .add_service(Health);
+//! # let _ = (everything, some, whoami);
+//! # Ok(()) }
+//! ```
+
+use tonic::server::NamedService;
+
+use crate::auth::JwtAuth;
+use crate::scope::RequireScope;
+
+/// A wrapped service keeps the gRPC service name of the service it wraps.
+impl<S: NamedService, C, R> NamedService for JwtAuth<S, C, R> {
+    const NAME: &'static str = S::NAME;
+}
+
+/// A wrapped service keeps the gRPC service name of the service it wraps.
+impl<S: NamedService, C, R> NamedService for RequireScope<S, C, R> {
+    const NAME: &'static str = S::NAME;
+}
+
+/// The claims of type `C` (the layer's claims type, by default [`Claims`](crate::Claims)) that
+/// a [`JwtAuthLayer`](crate::JwtAuthLayer) verified for `request`.
+///
+/// `None` when the call went through no auth layer, or through an
+/// [optional](crate::JwtAuthLayer::optional) one without a token, or when `C` is not the layer's
+/// claims type.
+///
+/// ```
+/// use tower_jwt_auth::Claims;
+///
+/// fn subject(request: &tonic::Request<()>) -> Option<&str> {
+///     tower_jwt_auth::tonic::claims::<Claims>(request)?.sub.as_deref()
+/// }
+/// # assert_eq!(subject(&tonic::Request::new(())), None);
+/// ```
+#[must_use]
+pub fn claims<C: Send + Sync + 'static>(request: &tonic::Request<impl Sized>) -> Option<&C> {
+    request.extensions().get::<C>()
+}
+
+/// Reads verified claims from a [`tonic::Request`]; see [`claims`].
+///
+/// Sealed: implemented for `tonic::Request<T>` only.
+pub trait RequestClaimsExt: sealed::Sealed {
+    /// The claims of type `C` a [`JwtAuthLayer`](crate::JwtAuthLayer) verified for this request,
+    /// if any; see [`claims`].
+    fn claims<C: Send + Sync + 'static>(&self) -> Option<&C>;
+}
+
+impl<T> RequestClaimsExt for tonic::Request<T> {
+    fn claims<C: Send + Sync + 'static>(&self) -> Option<&C> {
+        claims(self)
+    }
+}
+
+mod sealed {
+    #[allow(unreachable_pub)] // Public in a private module: the usual sealed-trait pattern.
+    pub trait Sealed {}
+
+    impl<T> Sealed for tonic::Request<T> {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Claims;
+
+    #[test]
+    fn claims_are_read_from_the_request_extensions() {
+        let mut request = tonic::Request::new(());
+        assert!(request.claims::<Claims>().is_none());
+
+        request.extensions_mut().insert(Claims {
+            sub: Some("ada".into()),
+            ..Claims::default()
+        });
+        assert_eq!(
+            request.claims::<Claims>().and_then(|c| c.sub.as_deref()),
+            Some("ada")
+        );
+        assert!(claims::<Claims>(&request).is_some());
+        assert!(claims::<String>(&request).is_none());
+    }
+
+    #[test]
+    fn wrapped_services_keep_the_inner_name() {
+        struct Svc;
+        impl NamedService for Svc {
+            const NAME: &'static str = "pkg.Svc";
+        }
+        assert_eq!(<JwtAuth<Svc> as NamedService>::NAME, "pkg.Svc");
+        assert_eq!(<RequireScope<Svc> as NamedService>::NAME, "pkg.Svc");
+        assert_eq!(
+            <JwtAuth<RequireScope<Svc>> as NamedService>::NAME,
+            "pkg.Svc"
+        );
+    }
+}
