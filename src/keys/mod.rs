@@ -543,7 +543,8 @@ impl KeySet {
     /// The key for a token's `kid` and `alg`.
     ///
     /// With a `kid`, the key with that `kid`; without one (or when no key carries one), the only
-    /// key without a `kid` for that algorithm. The key's algorithm must equal `alg`.
+    /// key without a `kid` for that algorithm, or, for a token without `kid`, the set's only
+    /// key. The key's algorithm must equal `alg` in every case.
     pub(crate) fn select(&self, kid: Option<&str>, alg: Algorithm) -> Option<&DecodingKey> {
         if let Some(kid) = kid
             && let Some(key) = self.keys.iter().find(|k| k.kid() == Some(kid))
@@ -553,6 +554,10 @@ impl KeySet {
         let mut candidates = self.keys.iter().filter(|k| k.kid.is_none() && k.alg == alg);
         match (candidates.next(), candidates.next()) {
             (Some(key), None) => Some(key),
+            // OpenID Connect Core §10.1: a token may omit `kid` when the set holds one key.
+            (None, _) if kid.is_none() && self.keys.len() == 1 => {
+                self.keys.first().filter(|k| k.alg == alg)
+            }
             _ => None,
         }
     }
@@ -685,6 +690,13 @@ mod tests {
         assert!(set.select(Some("a"), Algorithm::HS256).is_some());
         assert!(set.select(Some("a"), Algorithm::HS384).is_none());
         assert!(set.select(Some("b"), Algorithm::HS256).is_none());
-        assert!(set.select(None, Algorithm::HS256).is_none());
+        // A token without kid may use a set's only key, never with another algorithm.
+        assert!(set.select(None, Algorithm::HS256).is_some());
+        assert!(set.select(None, Algorithm::HS384).is_none());
+        let b = DecodingKey::from_secret(Algorithm::HS256, &[2; 32])
+            .unwrap()
+            .with_kid("b");
+        let two = KeySet::new([set.keys()[0].clone(), b]).unwrap();
+        assert!(two.select(None, Algorithm::HS256).is_none());
     }
 }
