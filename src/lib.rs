@@ -86,6 +86,9 @@ mod verifier;
 pub mod axum;
 #[cfg(feature = "login")]
 #[cfg_attr(docsrs, doc(cfg(feature = "login")))]
+pub mod login;
+#[cfg(feature = "login")]
+#[cfg_attr(docsrs, doc(cfg(feature = "login")))]
 pub mod password;
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
@@ -108,6 +111,6 @@ pub use validation::Validation;
 pub use verifier::Verifier;
 
 // Compiles and runs the README's examples as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "axum", feature = "login"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

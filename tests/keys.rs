@@ -30,7 +30,10 @@ fn short_hmac_secrets_are_refused_with_a_clear_error() {
 #[test]
 fn a_key_is_refused_for_an_algorithm_of_another_family() {
     for alg in [Algorithm::ES256, Algorithm::EdDSA, Algorithm::HS256] {
-        assert!(DecodingKey::from_pem(alg, &fixture("rsa2048.pub.pem")).is_err(), "{alg}");
+        assert!(
+            DecodingKey::from_pem(alg, &fixture("rsa2048.pub.pem")).is_err(),
+            "{alg}"
+        );
     }
     assert!(DecodingKey::from_pem(Algorithm::ES384, &fixture("es256.pub.pem")).is_err());
     assert!(DecodingKey::from_pem(Algorithm::RS256, &fixture("ed25519.pub.pem")).is_err());
@@ -40,9 +43,18 @@ fn a_key_is_refused_for_an_algorithm_of_another_family() {
 fn a_jwk_whose_alg_use_or_key_ops_contradict_verification_is_refused() {
     let k = b64(&[7; 32]);
     let cases = [
-        (format!(r#"{{"kty":"oct","k":"{k}","alg":"HS512"}}"#), Some(Algorithm::HS256)),
-        (format!(r#"{{"kty":"oct","k":"{k}","use":"enc"}}"#), Some(Algorithm::HS256)),
-        (format!(r#"{{"kty":"oct","k":"{k}","key_ops":["sign"]}}"#), Some(Algorithm::HS256)),
+        (
+            format!(r#"{{"kty":"oct","k":"{k}","alg":"HS512"}}"#),
+            Some(Algorithm::HS256),
+        ),
+        (
+            format!(r#"{{"kty":"oct","k":"{k}","use":"enc"}}"#),
+            Some(Algorithm::HS256),
+        ),
+        (
+            format!(r#"{{"kty":"oct","k":"{k}","key_ops":["sign"]}}"#),
+            Some(Algorithm::HS256),
+        ),
         (format!(r#"{{"kty":"oct","k":"{k}","alg":"none"}}"#), None),
         // No alg and a type that allows several algorithms.
         (format!(r#"{{"kty":"oct","k":"{k}"}}"#), None),
@@ -51,7 +63,9 @@ fn a_jwk_whose_alg_use_or_key_ops_contradict_verification_is_refused() {
         let err = DecodingKey::from_jwk(&jwk(&json), alg).unwrap_err();
         assert!(matches!(err, ConfigError::JwkMisuse(_)), "{json}: {err}");
     }
-    let ok = format!(r#"{{"kty":"oct","k":"{k}","alg":"HS256","use":"sig","key_ops":["verify"],"kid":"a"}}"#);
+    let ok = format!(
+        r#"{{"kty":"oct","k":"{k}","alg":"HS256","use":"sig","key_ops":["verify"],"kid":"a"}}"#
+    );
     let key = DecodingKey::from_jwk(&jwk(&ok), None).unwrap();
     assert_eq!((key.algorithm(), key.kid()), (Algorithm::HS256, Some("a")));
 }
@@ -99,4 +113,16 @@ fn debug_output_never_shows_key_material() {
     let key = DecodingKey::from_secret(Algorithm::HS256, SECRET).unwrap();
     let shown = format!("{key:?}");
     assert!(!shown.contains("0123456789"), "{shown}");
+}
+
+#[test]
+fn the_jwk_thumbprint_is_rfc_7638s() {
+    // RFC 7638 §3.1's example key and thumbprint.
+    let key = jwk(
+        r#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#,
+    );
+    assert_eq!(
+        key.thumbprint().unwrap(),
+        "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    );
 }

@@ -77,6 +77,41 @@ fn member(value: Option<&String>, name: &str) -> Result<Vec<u8>, ConfigError> {
 }
 
 impl Jwk {
+    /// The RFC 7638 thumbprint (SHA-256, base64url): a stable `kid` derived from the public key.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidKey`] when a member the thumbprint covers is missing.
+    pub fn thumbprint(&self) -> Result<String, ConfigError> {
+        use sha2::{Digest, Sha256};
+        let need = |value: &Option<String>, name: &str| {
+            value
+                .clone()
+                .ok_or_else(|| ConfigError::InvalidKey(format!("JWK lacks {name:?}")))
+        };
+        // The required members only, in lexicographic order, no white space (RFC 7638 §3.2).
+        let canonical = match self.kty.as_str() {
+            "RSA" => {
+                serde_json::json!({"e": need(&self.e, "e")?, "kty": "RSA", "n": need(&self.n, "n")?})
+            }
+            "EC" => serde_json::json!({
+                "crv": need(&self.crv, "crv")?, "kty": "EC",
+                "x": need(&self.x, "x")?, "y": need(&self.y, "y")?,
+            }),
+            "OKP" => {
+                serde_json::json!({"crv": need(&self.crv, "crv")?, "kty": "OKP", "x": need(&self.x, "x")?})
+            }
+            "oct" => serde_json::json!({"k": need(&self.k, "k")?, "kty": "oct"}),
+            other => {
+                return Err(ConfigError::InvalidKey(format!(
+                    "unknown \"kty\" {other:?}"
+                )));
+            }
+        };
+        // serde_json's map is ordered by key, so this is the canonical form.
+        Ok(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.to_string().as_bytes())))
+    }
+
     fn curve_algorithm(&self) -> Option<Algorithm> {
         match (self.kty.as_str(), self.crv.as_deref()) {
             ("EC", Some("P-256")) => Some(Algorithm::ES256),

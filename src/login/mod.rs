@@ -1,0 +1,557 @@
+//! The password grant (RFC 6749 §4.3) as a tower service: [`login_handler`].
+//!
+//! ```
+//! use axum::Router;
+//! use tower_jwt_auth::login::{InMemoryUserStore, User, login_handler};
+//! use tower_jwt_auth::password::{Argon2Hasher, PasswordPolicy};
+//! use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let hasher = Argon2Hasher::new(PasswordPolicy::default())?;
+//! let users = InMemoryUserStore::new();
+//! users.insert("ada", User::new("user-1", hasher.hash_blocking("correct horse")?, ["read"]));
+//! let issuer = TokenIssuer::new(SigningKey::from_secret(Algorithm::HS256, &[7; 32])?)
+//!     .issuer("https://auth.example");
+//!
+//! let app: Router = Router::new()
+//!     .route_service("/login", login_handler(users, issuer.clone(), hasher));
+//! # Ok(()) }
+//! ```
+//!
+//! # Requests
+//!
+//! `POST` with `application/x-www-form-urlencoded` (`grant_type=password`, `username`,
+//! `password`, optional `scope`), or `application/json` (`{"username", "password", "scope"}`,
+//! `grant_type` optional). Bodies above 16 KiB are refused (413).
+//!
+//! # Responses
+//!
+//! | outcome | status | body (`error`) |
+//! |---|---|---|
+//! | success | 200 | `{"access_token","token_type":"Bearer","expires_in","scope"}` |
+//! | unknown user, wrong password, disabled account | 400 | `invalid_grant`, identical for the three |
+//! | missing or repeated parameter, password over the cap | 400 | `invalid_request` |
+//! | `grant_type` other than `password` | 400 | `unsupported_grant_type` |
+//! | none of the requested scopes held | 400 | `invalid_scope` |
+//! | other content type | 415 | `invalid_request` |
+//! | body too large | 413 | `invalid_request` |
+//! | method other than `POST` | 405, `Allow: POST` | `invalid_request` |
+//! | too many failed attempts on the account | 429, `Retry-After` | `slow_down` |
+//! | hashing pool saturated, user store failing | 503, `Retry-After` | `temporarily_unavailable` |
+//!
+//! Every response carries `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
+//!
+//! # Timing
+//!
+//! An unknown user, a wrong password and a disabled account each cost exactly one password
+//! verification at the policy's parameters (an unknown user is checked against a dummy hash), so
+//! neither the answer nor its timing tells them apart. Password work runs on the hasher's own
+//! threads, never on the async executor.
+
+mod store;
+mod throttle;
+
+pub use store::{InMemoryUserStore, User, UserStore};
+pub use throttle::ThrottlePolicy;
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, PRAGMA, RETRY_AFTER};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use serde::Deserialize;
+use tower_service::Service;
+use zeroize::Zeroizing;
+
+use crate::issue::TokenIssuer;
+use crate::password::{PasswordError, PasswordHashing};
+use crate::revocation::BoxError;
+use throttle::Throttle;
+
+/// Default cap on a login request's body: 16 KiB.
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+/// Longest username accepted, in bytes.
+const MAX_USERNAME_LEN: usize = 256;
+
+/// The login service: checks a username and password, answers with an access token.
+///
+/// `users` finds accounts, `issuer` signs tokens, `hasher` checks passwords off the executor
+/// (an [`Argon2Hasher`](crate::password::Argon2Hasher), or any [`PasswordHashing`]). See the
+/// [module docs](self) for the protocol. Mount it with `Router::route_service` in axum, as a
+/// hyper service, or beside tonic services on the same port.
+pub fn login_handler<U, H>(users: U, issuer: TokenIssuer, hasher: H) -> LoginService<U, H>
+where
+    U: UserStore,
+    H: PasswordHashing,
+{
+    LoginService {
+        shared: Arc::new(Shared {
+            users,
+            issuer,
+            hasher,
+        }),
+        throttle: Arc::new(Throttle::new(ThrottlePolicy::default())),
+        body_limit: DEFAULT_BODY_LIMIT,
+    }
+}
+
+/// The service made by [`login_handler`]. Cheap to clone; clones share the throttling records.
+pub struct LoginService<U, H> {
+    shared: Arc<Shared<U, H>>,
+    throttle: Arc<Throttle>,
+    body_limit: usize,
+}
+
+struct Shared<U, H> {
+    users: U,
+    issuer: TokenIssuer,
+    hasher: H,
+}
+
+impl<U, H> LoginService<U, H> {
+    /// Replaces the throttling policy of failed attempts (see [`ThrottlePolicy`]).
+    #[must_use]
+    pub fn throttle(mut self, policy: ThrottlePolicy) -> Self {
+        self.throttle = Arc::new(Throttle::new(policy));
+        self
+    }
+
+    /// Caps the request body (default 16 KiB).
+    #[must_use]
+    pub fn body_limit(mut self, limit: usize) -> Self {
+        self.body_limit = limit;
+        self
+    }
+}
+
+impl<U, H> Clone for LoginService<U, H> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            throttle: Arc::clone(&self.throttle),
+            body_limit: self.body_limit,
+        }
+    }
+}
+
+impl<U, H> fmt::Debug for LoginService<U, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginService")
+            .field("issuer", &self.shared.issuer)
+            .field("body_limit", &self.body_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<U, H, B> Service<Request<B>> for LoginService<U, H>
+where
+    U: UserStore,
+    H: PasswordHashing,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let response = match this.login(request).await {
+                Ok(response) => response,
+                Err(failure) => failure.into_response(),
+            };
+            Ok(response)
+        })
+    }
+}
+
+/// A login that did not produce a token.
+#[derive(Debug)]
+enum Failure {
+    MethodNotAllowed,
+    UnsupportedMediaType,
+    TooLarge,
+    InvalidRequest(&'static str),
+    UnsupportedGrantType,
+    InvalidGrant,
+    InvalidScope,
+    Throttled(Duration),
+    Unavailable(&'static str),
+}
+
+impl Failure {
+    fn into_response(self) -> Response<Full<Bytes>> {
+        let (status, error, description) = match self {
+            Failure::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request",
+                "the token endpoint accepts POST only",
+            ),
+            Failure::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request",
+                "send application/x-www-form-urlencoded or application/json",
+            ),
+            Failure::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                "the request body is too large",
+            ),
+            Failure::InvalidRequest(why) => (StatusCode::BAD_REQUEST, "invalid_request", why),
+            Failure::UnsupportedGrantType => (
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "only the password grant is supported",
+            ),
+            Failure::InvalidGrant => (
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "the username or password is incorrect",
+            ),
+            Failure::InvalidScope => (
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                "none of the requested scopes can be granted",
+            ),
+            Failure::Throttled(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "slow_down",
+                "too many failed attempts; retry later",
+            ),
+            Failure::Unavailable(why) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                why,
+            ),
+        };
+        let body = serde_json::json!({ "error": error, "error_description": description });
+        let mut response = json_response(status, &body);
+        let headers = response.headers_mut();
+        match self {
+            Failure::MethodNotAllowed => {
+                headers.insert(ALLOW, HeaderValue::from_static("POST"));
+            }
+            Failure::Throttled(wait) => {
+                // Round up: retrying before the block ends would be refused again.
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                headers.insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            }
+            Failure::Unavailable(_) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// A parsed password grant.
+struct Grant {
+    username: String,
+    password: Zeroizing<String>,
+    scope: Option<String>,
+}
+
+impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
+    async fn login<B>(&self, request: Request<B>) -> Result<Response<Full<Bytes>>, Failure>
+    where
+        B: Body + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let grant = self.read_grant(request).await?;
+        self.throttle
+            .check(&grant.username)
+            .map_err(Failure::Throttled)?;
+        let user = self
+            .shared
+            .users
+            .find_user(&grant.username)
+            .await
+            .map_err(|err| {
+                tracing::error!(error = %err, "user store failed");
+                Failure::Unavailable("the account service is unavailable")
+            })?;
+        // Exactly one full verification whatever the account's state: unknown users are checked
+        // against the hasher's dummy hash, disabled ones against their own.
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let password = Zeroizing::new(grant.password.as_str().to_owned());
+        let verification = self
+            .shared
+            .hasher
+            .verify(password, stored)
+            .await
+            .map_err(password_failure)?;
+        let user = match user {
+            Some(user) if verification.matches && !user.disabled => user,
+            other => {
+                let reason = match other {
+                    None => "unknown user",
+                    Some(user) if user.disabled => "disabled account",
+                    Some(_) => "wrong password",
+                };
+                tracing::info!(username = %grant.username, reason, "login refused");
+                self.throttle.failure(&grant.username);
+                return Err(Failure::InvalidGrant);
+            }
+        };
+        self.throttle.success(&grant.username);
+        if verification.needs_rehash {
+            self.rehash(&user, grant.password).await;
+        }
+        let scope = granted_scope(grant.scope.as_deref(), &user.scopes)?;
+        let token = self.shared.issuer.issue(&user.id, &scope).map_err(|err| {
+            tracing::error!(error = %err, "token issuing failed");
+            Failure::Unavailable("the token cannot be issued right now")
+        })?;
+        tracing::info!(user = %user.id, scope = %scope, "token issued");
+        let body = serde_json::json!({
+            "access_token": token.access_token,
+            "token_type": "Bearer",
+            "expires_in": token.expires_in,
+            "scope": token.scope,
+        });
+        Ok(json_response(StatusCode::OK, &body))
+    }
+
+    /// Stores a hash at the current policy. A failure is logged: the login itself succeeded.
+    async fn rehash(&self, user: &User, password: Zeroizing<String>) {
+        match self.shared.hasher.hash(password).await {
+            Ok(phc) => match self.shared.users.set_password_hash(&user.id, phc).await {
+                Ok(()) => {
+                    tracing::info!(user = %user.id, "password rehashed to the current policy")
+                }
+                Err(err) => {
+                    tracing::warn!(user = %user.id, error = %err, "saving the rehash failed")
+                }
+            },
+            Err(err) => tracing::warn!(user = %user.id, error = %err, "rehash failed"),
+        }
+    }
+
+    async fn read_grant<B>(&self, request: Request<B>) -> Result<Grant, Failure>
+    where
+        B: Body + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        if request.method() != Method::POST {
+            return Err(Failure::MethodNotAllowed);
+        }
+        let json = match media_type(request.headers().get(CONTENT_TYPE)) {
+            Some(m) if m.eq_ignore_ascii_case("application/x-www-form-urlencoded") => false,
+            Some(m) if m.eq_ignore_ascii_case("application/json") => true,
+            _ => return Err(Failure::UnsupportedMediaType),
+        };
+        let declared = request
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > self.body_limit as u64) {
+            return Err(Failure::TooLarge);
+        }
+        let body = Limited::new(request.into_body(), self.body_limit)
+            .collect()
+            .await
+            .map_err(|err| {
+                if err.downcast_ref::<LengthLimitError>().is_some() {
+                    Failure::TooLarge
+                } else {
+                    Failure::InvalidRequest("the request body could not be read")
+                }
+            })?
+            .to_bytes();
+        let body = Zeroizing::new(body.to_vec());
+        if json {
+            parse_json(&body)
+        } else {
+            parse_form(&body)
+        }
+    }
+}
+
+fn password_failure(err: PasswordError) -> Failure {
+    match err {
+        PasswordError::TooLong { .. } => Failure::InvalidRequest("the password is too long"),
+        PasswordError::Busy => Failure::Unavailable("too many logins in progress"),
+        PasswordError::MalformedHash(_) | PasswordError::UnsupportedHash(_) => {
+            // A stored hash this hasher cannot read: the account cannot log in, and says so
+            // the same way a wrong password does.
+            tracing::error!(error = %err, "stored password hash refused");
+            Failure::InvalidGrant
+        }
+        other => {
+            tracing::error!(error = %other, "password verification failed");
+            Failure::Unavailable("the login service is unavailable")
+        }
+    }
+}
+
+fn media_type(value: Option<&HeaderValue>) -> Option<&str> {
+    let value = value?.to_str().ok()?;
+    Some(value.split(';').next().unwrap_or("").trim())
+}
+
+fn validate(grant: Grant) -> Result<Grant, Failure> {
+    if grant.username.is_empty() {
+        return Err(Failure::InvalidRequest("the username is empty"));
+    }
+    if grant.username.len() > MAX_USERNAME_LEN {
+        return Err(Failure::InvalidRequest("the username is too long"));
+    }
+    Ok(grant)
+}
+
+/// RFC 6749 §4.3.2, with §3.1's rule that no parameter may be repeated.
+fn parse_form(body: &[u8]) -> Result<Grant, Failure> {
+    let mut grant_type = None;
+    let mut username = None;
+    let mut password: Option<Zeroizing<String>> = None;
+    let mut scope = None;
+    for (name, value) in form_urlencoded::parse(body) {
+        let slot_taken = match &*name {
+            "grant_type" => grant_type.replace(value.into_owned()).is_some(),
+            "username" => username.replace(value.into_owned()).is_some(),
+            "password" => password
+                .replace(Zeroizing::new(value.into_owned()))
+                .is_some(),
+            "scope" => scope.replace(value.into_owned()).is_some(),
+            _ => false,
+        };
+        if slot_taken {
+            return Err(Failure::InvalidRequest("a parameter is repeated"));
+        }
+    }
+    match grant_type.as_deref() {
+        None => return Err(Failure::InvalidRequest("grant_type is missing")),
+        Some("password") => {}
+        Some(_) => return Err(Failure::UnsupportedGrantType),
+    }
+    validate(Grant {
+        username: username.ok_or(Failure::InvalidRequest("username is missing"))?,
+        password: password.ok_or(Failure::InvalidRequest("password is missing"))?,
+        scope,
+    })
+}
+
+#[derive(Deserialize)]
+struct JsonGrant {
+    grant_type: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    scope: Option<String>,
+}
+
+fn parse_json(body: &[u8]) -> Result<Grant, Failure> {
+    // serde's derive refuses a repeated member, which is what §3.1 asks of the form as well.
+    let grant: JsonGrant = serde_json::from_slice(body)
+        .map_err(|_| Failure::InvalidRequest("the body is not a valid JSON login request"))?;
+    let password = grant.password.map(Zeroizing::new);
+    match grant.grant_type.as_deref() {
+        None | Some("password") => {}
+        Some(_) => return Err(Failure::UnsupportedGrantType),
+    }
+    validate(Grant {
+        username: grant
+            .username
+            .ok_or(Failure::InvalidRequest("username is missing"))?,
+        password: password.ok_or(Failure::InvalidRequest("password is missing"))?,
+        scope: grant.scope,
+    })
+}
+
+/// The requested scopes the user holds, in the order asked; all of the user's when none are
+/// asked for.
+fn granted_scope(requested: Option<&str>, held: &[String]) -> Result<String, Failure> {
+    let Some(requested) = requested.filter(|r| !r.trim().is_empty()) else {
+        return Ok(held.join(" "));
+    };
+    let mut granted: Vec<&str> = Vec::new();
+    for scope in requested.split_ascii_whitespace() {
+        if held.iter().any(|h| h == scope) && !granted.contains(&scope) {
+            granted.push(scope);
+        }
+    }
+    if granted.is_empty() {
+        return Err(Failure::InvalidScope);
+    }
+    Ok(granted.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_refuse_repeated_and_missing_parameters() {
+        let ok = parse_form(b"grant_type=password&username=ada&password=p%20w&scope=read").unwrap();
+        assert_eq!((ok.username.as_str(), ok.password.as_str()), ("ada", "p w"));
+        assert_eq!(ok.scope.as_deref(), Some("read"));
+        for body in [
+            &b"grant_type=password&username=a&username=b&password=x"[..],
+            b"grant_type=password&grant_type=password&username=a&password=x",
+            b"grant_type=password&username=a&password=x&password=y",
+        ] {
+            assert!(matches!(parse_form(body), Err(Failure::InvalidRequest(_))));
+        }
+        assert!(matches!(
+            parse_form(b"username=a&password=x"),
+            Err(Failure::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            parse_form(b"grant_type=client_credentials&username=a&password=x"),
+            Err(Failure::UnsupportedGrantType)
+        ));
+    }
+
+    #[test]
+    fn json_refuses_repeated_members_and_other_grants() {
+        assert!(parse_json(br#"{"username":"a","password":"x"}"#).is_ok());
+        assert!(matches!(
+            parse_json(br#"{"username":"a","username":"b","password":"x"}"#),
+            Err(Failure::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            parse_json(br#"{"username":"a","password":1}"#),
+            Err(Failure::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            parse_json(br#"{"grant_type":"implicit","username":"a","password":"x"}"#),
+            Err(Failure::UnsupportedGrantType)
+        ));
+    }
+
+    #[test]
+    fn requested_scopes_are_limited_to_what_the_user_holds() {
+        let held = vec!["read".to_owned(), "write".to_owned()];
+        assert_eq!(granted_scope(None, &held).unwrap(), "read write");
+        assert_eq!(granted_scope(Some("write admin"), &held).unwrap(), "write");
+        assert_eq!(granted_scope(Some("write write"), &held).unwrap(), "write");
+        assert!(matches!(
+            granted_scope(Some("admin"), &held),
+            Err(Failure::InvalidScope)
+        ));
+    }
+}
