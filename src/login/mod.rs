@@ -71,7 +71,7 @@ use serde::Deserialize;
 use tower_service::Service;
 use zeroize::Zeroizing;
 
-use crate::issue::TokenIssuer;
+use crate::issue::{IssuedToken, TokenIssuer};
 use crate::password::{PasswordError, PasswordHashing};
 use crate::revocation::BoxError;
 use throttle::Throttle;
@@ -179,23 +179,77 @@ where
     }
 }
 
-/// A login that did not produce a token.
+/// Why [`LoginService::authenticate`] issued no token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// The request is malformed (empty or over-long username, password over the cap).
+    InvalidRequest(&'static str),
+    /// Unknown user, wrong password or disabled account: deliberately one answer.
+    InvalidGrant,
+    /// None of the requested scopes is held by the user.
+    InvalidScope,
+    /// Too many failed attempts on this account; retry after the delay.
+    Throttled {
+        /// How long the account stays blocked.
+        retry_after: Duration,
+    },
+    /// The hashing pool is saturated or a backend failed; retry shortly.
+    Unavailable(&'static str),
+}
+
+impl LoginError {
+    /// The RFC 6749 §5.2 error code.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            LoginError::InvalidRequest(_) => "invalid_request",
+            LoginError::InvalidGrant => "invalid_grant",
+            LoginError::InvalidScope => "invalid_scope",
+            LoginError::Throttled { .. } => "slow_down",
+            LoginError::Unavailable(_) => "temporarily_unavailable",
+        }
+    }
+
+    /// A description safe to show the client.
+    #[must_use]
+    pub const fn description(&self) -> &'static str {
+        match self {
+            LoginError::InvalidRequest(why) | LoginError::Unavailable(why) => why,
+            LoginError::InvalidGrant => "the username or password is incorrect",
+            LoginError::InvalidScope => "none of the requested scopes can be granted",
+            LoginError::Throttled { .. } => "too many failed attempts; retry later",
+        }
+    }
+}
+
+impl fmt::Display for LoginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.description())
+    }
+}
+
+impl std::error::Error for LoginError {}
+
+/// A login over HTTP that did not produce a token.
 #[derive(Debug)]
 enum Failure {
     MethodNotAllowed,
     UnsupportedMediaType,
     TooLarge,
-    InvalidRequest(&'static str),
     UnsupportedGrantType,
-    InvalidGrant,
-    InvalidScope,
-    Throttled(Duration),
-    Unavailable(&'static str),
+    Login(LoginError),
+}
+
+impl From<LoginError> for Failure {
+    fn from(err: LoginError) -> Self {
+        Failure::Login(err)
+    }
 }
 
 impl Failure {
     fn into_response(self) -> Response<Full<Bytes>> {
-        let (status, error, description) = match self {
+        let (status, error, description) = match &self {
             Failure::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "invalid_request",
@@ -211,32 +265,19 @@ impl Failure {
                 "invalid_request",
                 "the request body is too large",
             ),
-            Failure::InvalidRequest(why) => (StatusCode::BAD_REQUEST, "invalid_request", why),
             Failure::UnsupportedGrantType => (
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
                 "only the password grant is supported",
             ),
-            Failure::InvalidGrant => (
-                StatusCode::BAD_REQUEST,
-                "invalid_grant",
-                "the username or password is incorrect",
-            ),
-            Failure::InvalidScope => (
-                StatusCode::BAD_REQUEST,
-                "invalid_scope",
-                "none of the requested scopes can be granted",
-            ),
-            Failure::Throttled(_) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "slow_down",
-                "too many failed attempts; retry later",
-            ),
-            Failure::Unavailable(why) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                why,
-            ),
+            Failure::Login(err) => {
+                let status = match err {
+                    LoginError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+                    LoginError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                (status, err.code(), err.description())
+            }
         };
         let body = serde_json::json!({ "error": error, "error_description": description });
         let mut response = json_response(status, &body);
@@ -245,18 +286,24 @@ impl Failure {
             Failure::MethodNotAllowed => {
                 headers.insert(ALLOW, HeaderValue::from_static("POST"));
             }
-            Failure::Throttled(wait) => {
-                // Round up: retrying before the block ends would be refused again.
-                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                headers.insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            Failure::Login(LoginError::Throttled { retry_after }) => {
+                headers.insert(
+                    RETRY_AFTER,
+                    HeaderValue::from(retry_after_secs(retry_after)),
+                );
             }
-            Failure::Unavailable(_) => {
+            Failure::Login(LoginError::Unavailable(_)) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
         }
         response
     }
+}
+
+/// Whole seconds, rounded up: retrying before the block ends would be refused again.
+pub(crate) fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
@@ -283,26 +330,53 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
         B::Error: Into<BoxError>,
     {
         let grant = self.read_grant(request).await?;
+        let token = self
+            .authenticate(&grant.username, grant.password, grant.scope.as_deref())
+            .await?;
+        let body = serde_json::json!({
+            "access_token": token.access_token,
+            "token_type": "Bearer",
+            "expires_in": token.expires_in,
+            "scope": token.scope,
+        });
+        Ok(json_response(StatusCode::OK, &body))
+    }
+
+    /// The login core, without HTTP: checks `username` and `password` and issues a token
+    /// granting the `scope` requested (all the user's scopes when `None`), limited to what the
+    /// user holds. The HTTP service and the gRPC `Login` method (feature `tonic`) both call it,
+    /// so they share throttling, timing and rehash behaviour.
+    ///
+    /// # Errors
+    ///
+    /// A [`LoginError`]: bad credentials of any kind are one [`LoginError::InvalidGrant`].
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        password: Zeroizing<String>,
+        scope: Option<&str>,
+    ) -> Result<IssuedToken, LoginError> {
+        if username.is_empty() {
+            return Err(LoginError::InvalidRequest("the username is empty"));
+        }
+        if username.len() > MAX_USERNAME_LEN {
+            return Err(LoginError::InvalidRequest("the username is too long"));
+        }
         self.throttle
-            .check(&grant.username)
-            .map_err(Failure::Throttled)?;
-        let user = self
-            .shared
-            .users
-            .find_user(&grant.username)
-            .await
-            .map_err(|err| {
-                tracing::error!(error = %err, "user store failed");
-                Failure::Unavailable("the account service is unavailable")
-            })?;
+            .check(username)
+            .map_err(|retry_after| LoginError::Throttled { retry_after })?;
+        let user = self.shared.users.find_user(username).await.map_err(|err| {
+            tracing::error!(error = %err, "user store failed");
+            LoginError::Unavailable("the account service is unavailable")
+        })?;
         // Exactly one full verification whatever the account's state: unknown users are checked
         // against the hasher's dummy hash, disabled ones against their own.
         let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let password = Zeroizing::new(grant.password.as_str().to_owned());
+        let attempt = Zeroizing::new(password.as_str().to_owned());
         let verification = self
             .shared
             .hasher
-            .verify(password, stored)
+            .verify(attempt, stored)
             .await
             .map_err(password_failure)?;
         let user = match user {
@@ -313,28 +387,22 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
                     Some(user) if user.disabled => "disabled account",
                     Some(_) => "wrong password",
                 };
-                tracing::info!(username = %grant.username, reason, "login refused");
-                self.throttle.failure(&grant.username);
-                return Err(Failure::InvalidGrant);
+                tracing::info!(username, reason, "login refused");
+                self.throttle.failure(username);
+                return Err(LoginError::InvalidGrant);
             }
         };
-        self.throttle.success(&grant.username);
+        self.throttle.success(username);
         if verification.needs_rehash {
-            self.rehash(&user, grant.password).await;
+            self.rehash(&user, password).await;
         }
-        let scope = granted_scope(grant.scope.as_deref(), &user.scopes)?;
+        let scope = granted_scope(scope, &user.scopes)?;
         let token = self.shared.issuer.issue(&user.id, &scope).map_err(|err| {
             tracing::error!(error = %err, "token issuing failed");
-            Failure::Unavailable("the token cannot be issued right now")
+            LoginError::Unavailable("the token cannot be issued right now")
         })?;
         tracing::info!(user = %user.id, scope = %scope, "token issued");
-        let body = serde_json::json!({
-            "access_token": token.access_token,
-            "token_type": "Bearer",
-            "expires_in": token.expires_in,
-            "scope": token.scope,
-        });
-        Ok(json_response(StatusCode::OK, &body))
+        Ok(token)
     }
 
     /// Stores a hash at the current policy. A failure is logged: the login itself succeeded.
@@ -379,7 +447,7 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
                 if err.downcast_ref::<LengthLimitError>().is_some() {
                     Failure::TooLarge
                 } else {
-                    Failure::InvalidRequest("the request body could not be read")
+                    invalid("the request body could not be read")
                 }
             })?
             .to_bytes();
@@ -392,36 +460,30 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
     }
 }
 
-fn password_failure(err: PasswordError) -> Failure {
+fn password_failure(err: PasswordError) -> LoginError {
     match err {
-        PasswordError::TooLong { .. } => Failure::InvalidRequest("the password is too long"),
-        PasswordError::Busy => Failure::Unavailable("too many logins in progress"),
+        PasswordError::TooLong { .. } => LoginError::InvalidRequest("the password is too long"),
+        PasswordError::Busy => LoginError::Unavailable("too many logins in progress"),
         PasswordError::MalformedHash(_) | PasswordError::UnsupportedHash(_) => {
             // A stored hash this hasher cannot read: the account cannot log in, and says so
             // the same way a wrong password does.
             tracing::error!(error = %err, "stored password hash refused");
-            Failure::InvalidGrant
+            LoginError::InvalidGrant
         }
         other => {
             tracing::error!(error = %other, "password verification failed");
-            Failure::Unavailable("the login service is unavailable")
+            LoginError::Unavailable("the login service is unavailable")
         }
     }
+}
+
+fn invalid(why: &'static str) -> Failure {
+    Failure::Login(LoginError::InvalidRequest(why))
 }
 
 fn media_type(value: Option<&HeaderValue>) -> Option<&str> {
     let value = value?.to_str().ok()?;
     Some(value.split(';').next().unwrap_or("").trim())
-}
-
-fn validate(grant: Grant) -> Result<Grant, Failure> {
-    if grant.username.is_empty() {
-        return Err(Failure::InvalidRequest("the username is empty"));
-    }
-    if grant.username.len() > MAX_USERNAME_LEN {
-        return Err(Failure::InvalidRequest("the username is too long"));
-    }
-    Ok(grant)
 }
 
 /// RFC 6749 §4.3.2, with §3.1's rule that no parameter may be repeated.
@@ -441,17 +503,17 @@ fn parse_form(body: &[u8]) -> Result<Grant, Failure> {
             _ => false,
         };
         if slot_taken {
-            return Err(Failure::InvalidRequest("a parameter is repeated"));
+            return Err(invalid("a parameter is repeated"));
         }
     }
     match grant_type.as_deref() {
-        None => return Err(Failure::InvalidRequest("grant_type is missing")),
+        None => return Err(invalid("grant_type is missing")),
         Some("password") => {}
         Some(_) => return Err(Failure::UnsupportedGrantType),
     }
-    validate(Grant {
-        username: username.ok_or(Failure::InvalidRequest("username is missing"))?,
-        password: password.ok_or(Failure::InvalidRequest("password is missing"))?,
+    Ok(Grant {
+        username: username.ok_or(invalid("username is missing"))?,
+        password: password.ok_or(invalid("password is missing"))?,
         scope,
     })
 }
@@ -467,24 +529,22 @@ struct JsonGrant {
 fn parse_json(body: &[u8]) -> Result<Grant, Failure> {
     // serde's derive refuses a repeated member, which is what §3.1 asks of the form as well.
     let grant: JsonGrant = serde_json::from_slice(body)
-        .map_err(|_| Failure::InvalidRequest("the body is not a valid JSON login request"))?;
+        .map_err(|_| invalid("the body is not a valid JSON login request"))?;
     let password = grant.password.map(Zeroizing::new);
     match grant.grant_type.as_deref() {
         None | Some("password") => {}
         Some(_) => return Err(Failure::UnsupportedGrantType),
     }
-    validate(Grant {
-        username: grant
-            .username
-            .ok_or(Failure::InvalidRequest("username is missing"))?,
-        password: password.ok_or(Failure::InvalidRequest("password is missing"))?,
+    Ok(Grant {
+        username: grant.username.ok_or(invalid("username is missing"))?,
+        password: password.ok_or(invalid("password is missing"))?,
         scope: grant.scope,
     })
 }
 
 /// The requested scopes the user holds, in the order asked; all of the user's when none are
 /// asked for.
-fn granted_scope(requested: Option<&str>, held: &[String]) -> Result<String, Failure> {
+fn granted_scope(requested: Option<&str>, held: &[String]) -> Result<String, LoginError> {
     let Some(requested) = requested.filter(|r| !r.trim().is_empty()) else {
         return Ok(held.join(" "));
     };
@@ -495,7 +555,7 @@ fn granted_scope(requested: Option<&str>, held: &[String]) -> Result<String, Fai
         }
     }
     if granted.is_empty() {
-        return Err(Failure::InvalidScope);
+        return Err(LoginError::InvalidScope);
     }
     Ok(granted.join(" "))
 }
@@ -514,11 +574,14 @@ mod tests {
             b"grant_type=password&grant_type=password&username=a&password=x",
             b"grant_type=password&username=a&password=x&password=y",
         ] {
-            assert!(matches!(parse_form(body), Err(Failure::InvalidRequest(_))));
+            assert!(matches!(
+                parse_form(body),
+                Err(Failure::Login(LoginError::InvalidRequest(_)))
+            ));
         }
         assert!(matches!(
             parse_form(b"username=a&password=x"),
-            Err(Failure::InvalidRequest(_))
+            Err(Failure::Login(LoginError::InvalidRequest(_)))
         ));
         assert!(matches!(
             parse_form(b"grant_type=client_credentials&username=a&password=x"),
@@ -531,11 +594,11 @@ mod tests {
         assert!(parse_json(br#"{"username":"a","password":"x"}"#).is_ok());
         assert!(matches!(
             parse_json(br#"{"username":"a","username":"b","password":"x"}"#),
-            Err(Failure::InvalidRequest(_))
+            Err(Failure::Login(LoginError::InvalidRequest(_)))
         ));
         assert!(matches!(
             parse_json(br#"{"username":"a","password":1}"#),
-            Err(Failure::InvalidRequest(_))
+            Err(Failure::Login(LoginError::InvalidRequest(_)))
         ));
         assert!(matches!(
             parse_json(br#"{"grant_type":"implicit","username":"a","password":"x"}"#),
@@ -551,7 +614,7 @@ mod tests {
         assert_eq!(granted_scope(Some("write write"), &held).unwrap(), "write");
         assert!(matches!(
             granted_scope(Some("admin"), &held),
-            Err(Failure::InvalidScope)
+            Err(LoginError::InvalidScope)
         ));
     }
 }
