@@ -178,3 +178,317 @@ impl<S: fmt::Debug, C, R> fmt::Debug for RequireScope<S, C, R> {
             .finish_non_exhaustive()
     }
 }
+
+/// Access rules by request path: for gRPC, by method (`/package.Service/Method`), for unary and
+/// streaming calls alike.
+///
+/// Put [`MethodScopesLayer`] inside a [`JwtAuthLayer`](crate::JwtAuthLayer) — typically an
+/// [optional](crate::JwtAuthLayer::optional) one, so that public methods need no token while a
+/// token that is sent is still verified. Paths match exactly, or by a prefix ending in `/` (a
+/// whole service); exact rules win over prefixes, longer prefixes over shorter ones. Unlisted
+/// paths need an authenticated caller unless [`MethodScopes::default_public`] is set.
+///
+/// ```
+/// use tower_jwt_auth::MethodScopes;
+///
+/// let rules = MethodScopes::new()
+///     .public("/greeter.v1.Greeter/SayHello")
+///     .public_prefix("/tower_jwt_auth.v1.Auth/")
+///     .require("/greeter.v1.Greeter/Shutdown", "admin")
+///     .require_prefix("/billing.v1.Billing/", "billing");
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct MethodScopes {
+    exact: std::collections::HashMap<Box<str>, Access>,
+    prefixes: Vec<(Box<str>, Access)>,
+    default_public: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Access {
+    Public,
+    Scopes(Arc<[Box<str>]>, Arc<str>),
+}
+
+impl Access {
+    fn scopes(scopes: &str) -> Self {
+        let list: Arc<[Box<str>]> = scopes.split_ascii_whitespace().map(Box::from).collect();
+        let joined = list.join(" ").into();
+        Access::Scopes(list, joined)
+    }
+}
+
+impl MethodScopes {
+    /// No rules yet; unlisted paths need an authenticated caller.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `path` needs no token.
+    #[must_use]
+    pub fn public(mut self, path: &str) -> Self {
+        self.exact.insert(path.into(), Access::Public);
+        self
+    }
+
+    /// Every path starting with `prefix` needs no token.
+    #[must_use]
+    pub fn public_prefix(mut self, prefix: &str) -> Self {
+        self.prefixes.push((prefix.into(), Access::Public));
+        self.sort_prefixes();
+        self
+    }
+
+    /// `path` needs a token granting every scope in the space-separated `scopes` (an empty
+    /// string: any valid token).
+    #[must_use]
+    pub fn require(mut self, path: &str, scopes: &str) -> Self {
+        self.exact.insert(path.into(), Access::scopes(scopes));
+        self
+    }
+
+    /// Every path starting with `prefix` needs these scopes.
+    #[must_use]
+    pub fn require_prefix(mut self, prefix: &str, scopes: &str) -> Self {
+        self.prefixes.push((prefix.into(), Access::scopes(scopes)));
+        self.sort_prefixes();
+        self
+    }
+
+    /// Unlisted paths need no token (default: they need an authenticated caller).
+    #[must_use]
+    pub fn default_public(mut self) -> Self {
+        self.default_public = true;
+        self
+    }
+
+    fn sort_prefixes(&mut self) {
+        self.prefixes
+            .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+    }
+
+    fn rule(&self, path: &str) -> Option<&Access> {
+        if let Some(access) = self.exact.get(path) {
+            return Some(access);
+        }
+        self.prefixes
+            .iter()
+            .find(|(prefix, _)| path.starts_with(&**prefix))
+            .map(|(_, access)| access)
+    }
+
+    fn check<C: ScopeClaims>(&self, path: &str, claims: Option<&C>) -> Result<(), AuthError> {
+        let (scopes, joined) = match self.rule(path) {
+            Some(Access::Public) => return Ok(()),
+            None if self.default_public => return Ok(()),
+            Some(Access::Scopes(scopes, joined)) => (&scopes[..], Some(joined)),
+            None => (&[][..], None),
+        };
+        let claims = claims.ok_or(AuthError::new(ErrorKind::MissingCredential))?;
+        if scopes.iter().all(|s| claims.has_scope(s)) {
+            Ok(())
+        } else {
+            Err(AuthError::insufficient_scope(Arc::clone(
+                joined.expect("only scoped rules have scopes"),
+            )))
+        }
+    }
+}
+
+/// Layer applying [`MethodScopes`]; see there.
+#[must_use]
+pub struct MethodScopesLayer<C = Claims, R = DefaultRejection> {
+    rules: Arc<MethodScopes>,
+    on_rejection: R,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl MethodScopesLayer {
+    /// A layer applying `rules` to claims of type [`Claims`].
+    pub fn new(rules: MethodScopes) -> Self {
+        Self {
+            rules: Arc::new(rules),
+            on_rejection: DefaultRejection::default(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C, R> MethodScopesLayer<C, R> {
+    /// Reads the scopes from claims of type `C2`.
+    pub fn claims<C2: ScopeClaims>(self) -> MethodScopesLayer<C2, R> {
+        MethodScopesLayer {
+            rules: self.rules,
+            on_rejection: self.on_rejection,
+            _claims: PhantomData,
+        }
+    }
+
+    /// Answers rejections with `on_rejection`.
+    pub fn on_rejection<R2: OnRejection>(self, on_rejection: R2) -> MethodScopesLayer<C, R2> {
+        MethodScopesLayer {
+            rules: self.rules,
+            on_rejection,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<S, C, R: Clone> Layer<S> for MethodScopesLayer<C, R> {
+    type Service = MethodScopesService<S, C, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        MethodScopesService {
+            inner,
+            rules: Arc::clone(&self.rules),
+            on_rejection: self.on_rejection.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C, R: Clone> Clone for MethodScopesLayer<C, R> {
+    fn clone(&self) -> Self {
+        Self {
+            rules: Arc::clone(&self.rules),
+            on_rejection: self.on_rejection.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C, R> fmt::Debug for MethodScopesLayer<C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MethodScopesLayer")
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Middleware made by [`MethodScopesLayer`].
+pub struct MethodScopesService<S, C = Claims, R = DefaultRejection> {
+    inner: S,
+    rules: Arc<MethodScopes>,
+    on_rejection: R,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<S, C, R> MethodScopesService<S, C, R> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for MethodScopesService<S, C, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    C: ScopeClaims + Send + Sync + 'static,
+    R: OnRejection,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody, R>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let checked = self
+            .rules
+            .check(request.uri().path(), request.extensions().get::<C>());
+        match checked {
+            Ok(()) => ResponseFuture::inner(self.inner.call(request)),
+            Err(error) => {
+                ResponseFuture::rejected(rejection(&self.on_rejection, error, request.headers()))
+            }
+        }
+    }
+}
+
+impl<S: Clone, C, R: Clone> Clone for MethodScopesService<S, C, R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            rules: Arc::clone(&self.rules),
+            on_rejection: self.on_rejection.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<S: fmt::Debug, C, R> fmt::Debug for MethodScopesService<S, C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MethodScopesService")
+            .field("inner", &self.inner)
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(scope: &str) -> Claims {
+        Claims {
+            scope: Some(scope.into()),
+            ..Claims::default()
+        }
+    }
+
+    #[test]
+    fn exact_rules_win_then_the_longest_prefix_then_the_default() {
+        let rules = MethodScopes::new()
+            .public_prefix("/a.A/")
+            .require("/a.A/Admin", "admin")
+            .require_prefix("/a.A/Secret", "secret")
+            .require("/b.B/Read", "read");
+        let read = claims("read");
+        assert!(rules.check::<Claims>("/a.A/Hello", None).is_ok());
+        assert_eq!(
+            rules.check("/a.A/Admin", Some(&read)).unwrap_err().kind(),
+            ErrorKind::InsufficientScope
+        );
+        assert!(rules.check("/a.A/Admin", Some(&claims("admin"))).is_ok());
+        assert_eq!(
+            rules
+                .check::<Claims>("/a.A/SecretStuff", None)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::MissingCredential
+        );
+        assert!(rules.check("/b.B/Read", Some(&read)).is_ok());
+        // Unlisted: any authenticated caller.
+        assert!(rules.check("/c.C/Any", Some(&claims(""))).is_ok());
+        assert_eq!(
+            rules.check::<Claims>("/c.C/Any", None).unwrap_err().kind(),
+            ErrorKind::MissingCredential
+        );
+        assert!(
+            rules
+                .default_public()
+                .check::<Claims>("/c.C/Any", None)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_missing_scope_names_every_required_scope() {
+        let rules = MethodScopes::new().require("/x", "a  b");
+        let err = rules.check("/x", Some(&claims("a"))).unwrap_err();
+        assert_eq!(err.required_scope(), Some("a b"));
+    }
+}

@@ -68,8 +68,17 @@
 
 use tonic::server::NamedService;
 
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use tonic::metadata::{AsciiMetadataValue, errors::InvalidMetadataValue};
+
 use crate::auth::JwtAuth;
-use crate::scope::RequireScope;
+use crate::scope::{MethodScopesService, RequireScope};
+
+#[cfg(feature = "login")]
+#[cfg_attr(docsrs, doc(cfg(feature = "login")))]
+pub mod auth;
 
 /// A wrapped service keeps the gRPC service name of the service it wraps.
 impl<S: NamedService, C, R> NamedService for JwtAuth<S, C, R> {
@@ -79,6 +88,86 @@ impl<S: NamedService, C, R> NamedService for JwtAuth<S, C, R> {
 /// A wrapped service keeps the gRPC service name of the service it wraps.
 impl<S: NamedService, C, R> NamedService for RequireScope<S, C, R> {
     const NAME: &'static str = S::NAME;
+}
+
+impl<S: NamedService, C, R> NamedService for MethodScopesService<S, C, R> {
+    const NAME: &'static str = S::NAME;
+}
+
+/// Attaches `authorization: Bearer <token>` to every call of a tonic client.
+///
+/// An [`Interceptor`](tonic::service::Interceptor): give it to a generated client's
+/// `with_interceptor`, or wrap a channel with
+/// `tonic::service::interceptor::InterceptedService::new(channel, token)`. Clones share the
+/// token, so [`BearerToken::set`] after a new login updates every client at once.
+///
+/// ```
+/// use tower_jwt_auth::tonic::BearerToken;
+///
+/// let token = BearerToken::new();
+/// // … log in, then:
+/// token.set("eyJ…").unwrap();
+/// # assert!(token.is_set());
+/// ```
+#[derive(Clone, Default)]
+pub struct BearerToken {
+    value: Arc<RwLock<Option<AsciiMetadataValue>>>,
+}
+
+impl BearerToken {
+    /// No token yet: calls go out without `authorization` until [`BearerToken::set`].
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends `token` from now on.
+    ///
+    /// # Errors
+    ///
+    /// When `token` cannot be a metadata value (control characters, non-ASCII).
+    pub fn set(&self, token: &str) -> Result<(), InvalidMetadataValue> {
+        let mut value: AsciiMetadataValue = format!("Bearer {token}").parse()?;
+        value.set_sensitive(true);
+        *self.value.write().unwrap_or_else(|e| e.into_inner()) = Some(value);
+        Ok(())
+    }
+
+    /// Stops sending a token.
+    pub fn clear(&self) {
+        *self.value.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Whether a token is set.
+    #[must_use]
+    pub fn is_set(&self) -> bool {
+        self.value
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+}
+
+impl tonic::service::Interceptor for BearerToken {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let value = self.value.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(value) = value {
+            request.metadata_mut().insert("authorization", value);
+        }
+        Ok(request)
+    }
+}
+
+impl fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the token.
+        f.debug_struct("BearerToken")
+            .field("set", &self.is_set())
+            .finish()
+    }
 }
 
 /// The claims of type `C` (the layer's claims type, by default [`Claims`](crate::Claims)) that
