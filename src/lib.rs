@@ -106,9 +106,7 @@ pub use issue::{DEFAULT_LIFETIME, IssueError, IssuedToken, JwksService, SigningK
 pub use keys::{DecodingKey, Jwk, JwkSet, KeySet, KeyStore};
 pub use rejection::{DefaultRejection, OnRejection, grpc_status, is_grpc};
 pub use revocation::{BoxError, InMemoryDenylist, Revocation, RevocationCheck, TokenInfo};
-pub use scope::{
-    MethodScopes, MethodScopesLayer, MethodScopesService, RequireScope, RequireScopeLayer,
-};
+pub use scope::{MethodScopes, RequireScope, RequireScopeLayer};
 pub use validation::Validation;
 pub use verifier::Verifier;
 

@@ -1,4 +1,4 @@
-//! Per-route scope requirements, read from the claims a [`JwtAuthLayer`](crate::JwtAuthLayer)
+//! Scope requirements, per route or per gRPC method, read from the claims a [`JwtAuthLayer`](crate::JwtAuthLayer)
 //! put in the request.
 
 use std::fmt;
@@ -16,28 +16,30 @@ use crate::claims::{Claims, ScopeClaims};
 use crate::error::{AuthError, ErrorKind};
 use crate::rejection::{DefaultRejection, OnRejection};
 
-/// Layer requiring every one of a set of scopes, for the routes it wraps.
+/// Layer requiring scopes: the same ones for every request ([`RequireScopeLayer::new`]), or
+/// per request path or gRPC method ([`RequireScopeLayer::per_method`]).
 ///
 /// Put it *inside* a [`JwtAuthLayer`](crate::JwtAuthLayer) (in axum: `route_layer` on the
 /// routes, with the auth layer applied to the router). A request whose claims lack a scope gets
 /// 403 `insufficient_scope` with the needed `scope` in the challenge (gRPC: `PERMISSION_DENIED`);
-/// one with no claims at all (optional authentication) gets 401.
+/// one with no claims at all (optional authentication) gets 401 (gRPC: `UNAUTHENTICATED`).
 #[must_use]
 pub struct RequireScopeLayer<C = Claims, R = DefaultRejection> {
-    scopes: Arc<[Box<str>]>,
-    joined: Arc<str>,
+    rules: Arc<MethodScopes>,
     on_rejection: R,
     _claims: PhantomData<fn() -> C>,
 }
 
 impl RequireScopeLayer {
-    /// Requires every scope in the space-separated `scopes`.
+    /// Requires every scope in the space-separated `scopes`, whatever the path.
     pub fn new(scopes: &str) -> Self {
-        let scopes: Arc<[Box<str>]> = scopes.split_ascii_whitespace().map(Box::from).collect();
-        let joined = scopes.join(" ").into();
+        Self::per_method(MethodScopes::new().default_scopes(scopes))
+    }
+
+    /// Applies `rules` by request path (gRPC method).
+    pub fn per_method(rules: MethodScopes) -> Self {
         Self {
-            scopes,
-            joined,
+            rules: Arc::new(rules),
             on_rejection: DefaultRejection::default(),
             _claims: PhantomData,
         }
@@ -48,8 +50,7 @@ impl<C, R> RequireScopeLayer<C, R> {
     /// Reads the scopes from claims of type `C2`.
     pub fn claims<C2: ScopeClaims>(self) -> RequireScopeLayer<C2, R> {
         RequireScopeLayer {
-            scopes: self.scopes,
-            joined: self.joined,
+            rules: self.rules,
             on_rejection: self.on_rejection,
             _claims: PhantomData,
         }
@@ -58,8 +59,7 @@ impl<C, R> RequireScopeLayer<C, R> {
     /// Answers rejections with `on_rejection`.
     pub fn on_rejection<R2: OnRejection>(self, on_rejection: R2) -> RequireScopeLayer<C, R2> {
         RequireScopeLayer {
-            scopes: self.scopes,
-            joined: self.joined,
+            rules: self.rules,
             on_rejection,
             _claims: PhantomData,
         }
@@ -79,19 +79,18 @@ impl<S, C, R: Clone> Layer<S> for RequireScopeLayer<C, R> {
     fn layer(&self, inner: S) -> Self::Service {
         RequireScope {
             inner,
-            scopes: Arc::clone(&self.scopes),
-            joined: Arc::clone(&self.joined),
+            rules: Arc::clone(&self.rules),
             on_rejection: self.on_rejection.clone(),
             _claims: PhantomData,
         }
     }
 }
 
+// Hand-written: a derive would require `C: Clone`, which the marker does not need.
 impl<C, R: Clone> Clone for RequireScopeLayer<C, R> {
     fn clone(&self) -> Self {
         Self {
-            scopes: Arc::clone(&self.scopes),
-            joined: Arc::clone(&self.joined),
+            rules: Arc::clone(&self.rules),
             on_rejection: self.on_rejection.clone(),
             _claims: PhantomData,
         }
@@ -101,7 +100,7 @@ impl<C, R: Clone> Clone for RequireScopeLayer<C, R> {
 impl<C, R> fmt::Debug for RequireScopeLayer<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequireScopeLayer")
-            .field("scopes", &self.joined)
+            .field("rules", &self.rules)
             .finish_non_exhaustive()
     }
 }
@@ -109,8 +108,7 @@ impl<C, R> fmt::Debug for RequireScopeLayer<C, R> {
 /// Middleware made by [`RequireScopeLayer`].
 pub struct RequireScope<S, C = Claims, R = DefaultRejection> {
     inner: S,
-    scopes: Arc<[Box<str>]>,
-    joined: Arc<str>,
+    rules: Arc<MethodScopes>,
     on_rejection: R,
     _claims: PhantomData<fn() -> C>,
 }
@@ -147,14 +145,15 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let error = match request.extensions().get::<C>() {
-            None => AuthError::new(ErrorKind::MissingCredential),
-            Some(claims) if self.scopes.iter().all(|s| claims.has_scope(s)) => {
-                return ResponseFuture::inner(self.inner.call(request));
+        let checked = self
+            .rules
+            .check(request.uri().path(), request.extensions().get::<C>());
+        match checked {
+            Ok(()) => ResponseFuture::inner(self.inner.call(request)),
+            Err(error) => {
+                ResponseFuture::rejected(rejection(&self.on_rejection, error, request.headers()))
             }
-            Some(_) => AuthError::insufficient_scope(Arc::clone(&self.joined)),
-        };
-        ResponseFuture::rejected(rejection(&self.on_rejection, error, request.headers()))
+        }
     }
 }
 
@@ -162,8 +161,7 @@ impl<S: Clone, C, R: Clone> Clone for RequireScope<S, C, R> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            scopes: Arc::clone(&self.scopes),
-            joined: Arc::clone(&self.joined),
+            rules: Arc::clone(&self.rules),
             on_rejection: self.on_rejection.clone(),
             _claims: PhantomData,
         }
@@ -174,7 +172,7 @@ impl<S: fmt::Debug, C, R> fmt::Debug for RequireScope<S, C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequireScope")
             .field("inner", &self.inner)
-            .field("scopes", &self.joined)
+            .field("rules", &self.rules)
             .finish_non_exhaustive()
     }
 }
@@ -182,7 +180,7 @@ impl<S: fmt::Debug, C, R> fmt::Debug for RequireScope<S, C, R> {
 /// Access rules by request path: for gRPC, by method (`/package.Service/Method`), for unary and
 /// streaming calls alike.
 ///
-/// Put [`MethodScopesLayer`] inside a [`JwtAuthLayer`](crate::JwtAuthLayer) — typically an
+/// Give it to [`RequireScopeLayer::per_method`], inside a [`JwtAuthLayer`](crate::JwtAuthLayer) — typically an
 /// [optional](crate::JwtAuthLayer::optional) one, so that public methods need no token while a
 /// token that is sent is still verified. Paths match exactly, or by a prefix ending in `/` (a
 /// whole service); exact rules win over prefixes, longer prefixes over shorter ones. Unlisted
@@ -201,13 +199,20 @@ impl<S: fmt::Debug, C, R> fmt::Debug for RequireScope<S, C, R> {
 pub struct MethodScopes {
     exact: std::collections::HashMap<Box<str>, Access>,
     prefixes: Vec<(Box<str>, Access)>,
-    default_public: bool,
+    default: Access,
 }
 
 #[derive(Clone, Debug)]
 enum Access {
     Public,
+    /// A valid token granting these scopes (none: any valid token).
     Scopes(Arc<[Box<str>]>, Arc<str>),
+}
+
+impl Default for Access {
+    fn default() -> Self {
+        Access::scopes("")
+    }
 }
 
 impl Access {
@@ -259,7 +264,14 @@ impl MethodScopes {
     /// Unlisted paths need no token (default: they need an authenticated caller).
     #[must_use]
     pub fn default_public(mut self) -> Self {
-        self.default_public = true;
+        self.default = Access::Public;
+        self
+    }
+
+    /// Unlisted paths need every scope in the space-separated `scopes`.
+    #[must_use]
+    pub fn default_scopes(mut self, scopes: &str) -> Self {
+        self.default = Access::scopes(scopes);
         self
     }
 
@@ -268,173 +280,26 @@ impl MethodScopes {
             .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
     }
 
-    fn rule(&self, path: &str) -> Option<&Access> {
+    fn rule(&self, path: &str) -> &Access {
         if let Some(access) = self.exact.get(path) {
-            return Some(access);
+            return access;
         }
         self.prefixes
             .iter()
             .find(|(prefix, _)| path.starts_with(&**prefix))
-            .map(|(_, access)| access)
+            .map_or(&self.default, |(_, access)| access)
     }
 
     fn check<C: ScopeClaims>(&self, path: &str, claims: Option<&C>) -> Result<(), AuthError> {
-        let (scopes, joined) = match self.rule(path) {
-            Some(Access::Public) => return Ok(()),
-            None if self.default_public => return Ok(()),
-            Some(Access::Scopes(scopes, joined)) => (&scopes[..], Some(joined)),
-            None => (&[][..], None),
+        let Access::Scopes(scopes, joined) = self.rule(path) else {
+            return Ok(());
         };
         let claims = claims.ok_or(AuthError::new(ErrorKind::MissingCredential))?;
         if scopes.iter().all(|s| claims.has_scope(s)) {
             Ok(())
         } else {
-            Err(AuthError::insufficient_scope(Arc::clone(
-                joined.expect("only scoped rules have scopes"),
-            )))
+            Err(AuthError::insufficient_scope(Arc::clone(joined)))
         }
-    }
-}
-
-/// Layer applying [`MethodScopes`]; see there.
-#[must_use]
-pub struct MethodScopesLayer<C = Claims, R = DefaultRejection> {
-    rules: Arc<MethodScopes>,
-    on_rejection: R,
-    _claims: PhantomData<fn() -> C>,
-}
-
-impl MethodScopesLayer {
-    /// A layer applying `rules` to claims of type [`Claims`].
-    pub fn new(rules: MethodScopes) -> Self {
-        Self {
-            rules: Arc::new(rules),
-            on_rejection: DefaultRejection::default(),
-            _claims: PhantomData,
-        }
-    }
-}
-
-impl<C, R> MethodScopesLayer<C, R> {
-    /// Reads the scopes from claims of type `C2`.
-    pub fn claims<C2: ScopeClaims>(self) -> MethodScopesLayer<C2, R> {
-        MethodScopesLayer {
-            rules: self.rules,
-            on_rejection: self.on_rejection,
-            _claims: PhantomData,
-        }
-    }
-
-    /// Answers rejections with `on_rejection`.
-    pub fn on_rejection<R2: OnRejection>(self, on_rejection: R2) -> MethodScopesLayer<C, R2> {
-        MethodScopesLayer {
-            rules: self.rules,
-            on_rejection,
-            _claims: PhantomData,
-        }
-    }
-}
-
-impl<S, C, R: Clone> Layer<S> for MethodScopesLayer<C, R> {
-    type Service = MethodScopesService<S, C, R>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        MethodScopesService {
-            inner,
-            rules: Arc::clone(&self.rules),
-            on_rejection: self.on_rejection.clone(),
-            _claims: PhantomData,
-        }
-    }
-}
-
-impl<C, R: Clone> Clone for MethodScopesLayer<C, R> {
-    fn clone(&self) -> Self {
-        Self {
-            rules: Arc::clone(&self.rules),
-            on_rejection: self.on_rejection.clone(),
-            _claims: PhantomData,
-        }
-    }
-}
-
-impl<C, R> fmt::Debug for MethodScopesLayer<C, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MethodScopesLayer")
-            .field("rules", &self.rules)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Middleware made by [`MethodScopesLayer`].
-pub struct MethodScopesService<S, C = Claims, R = DefaultRejection> {
-    inner: S,
-    rules: Arc<MethodScopes>,
-    on_rejection: R,
-    _claims: PhantomData<fn() -> C>,
-}
-
-impl<S, C, R> MethodScopesService<S, C, R> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for MethodScopesService<S, C, R>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    C: ScopeClaims + Send + Sync + 'static,
-    R: OnRejection,
-{
-    type Response = Response<ResponseBody<ResBody>>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody, R>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let checked = self
-            .rules
-            .check(request.uri().path(), request.extensions().get::<C>());
-        match checked {
-            Ok(()) => ResponseFuture::inner(self.inner.call(request)),
-            Err(error) => {
-                ResponseFuture::rejected(rejection(&self.on_rejection, error, request.headers()))
-            }
-        }
-    }
-}
-
-impl<S: Clone, C, R: Clone> Clone for MethodScopesService<S, C, R> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            rules: Arc::clone(&self.rules),
-            on_rejection: self.on_rejection.clone(),
-            _claims: PhantomData,
-        }
-    }
-}
-
-impl<S: fmt::Debug, C, R> fmt::Debug for MethodScopesService<S, C, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MethodScopesService")
-            .field("inner", &self.inner)
-            .field("rules", &self.rules)
-            .finish_non_exhaustive()
     }
 }
 

@@ -6,7 +6,7 @@ use tonic::service::Routes;
 use tower_jwt_auth::login::{InMemoryUserStore, LoginService, ThrottlePolicy, User, login_handler};
 use tower_jwt_auth::password::{Argon2Hasher, PasswordHashing, PasswordPolicy, Zeroizing};
 use tower_jwt_auth::tonic::auth::AuthServer;
-use tower_jwt_auth::{JwtAuthLayer, MethodScopes, MethodScopesLayer, TokenIssuer};
+use tower_jwt_auth::{JwtAuthLayer, MethodScopes, RequireScopeLayer, TokenIssuer};
 
 use super::greeter::{ADMIN_REPORT, GreeterServer, SAY_HELLO};
 
@@ -31,8 +31,8 @@ pub fn rules() -> MethodScopes {
 
 /// The layers for `Server::builder().layer(…)`: verify any token sent (optional mode: public
 /// methods need none, a bad one is still refused), then apply the per-method rules.
-pub fn layers(issuer: &TokenIssuer) -> (JwtAuthLayer, MethodScopesLayer) {
-    (issuer.layer().optional(), MethodScopesLayer::new(rules()))
+pub fn layers(issuer: &TokenIssuer) -> (JwtAuthLayer, RequireScopeLayer) {
+    (issuer.layer().optional(), RequireScopeLayer::per_method(rules()))
 }
 
 /// The services: the greeter, gRPC `Login`, and an axum router with the HTTP `POST /login`.

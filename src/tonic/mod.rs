@@ -74,7 +74,7 @@ use std::sync::{Arc, RwLock};
 use tonic::metadata::{AsciiMetadataValue, errors::InvalidMetadataValue};
 
 use crate::auth::JwtAuth;
-use crate::scope::{MethodScopesService, RequireScope};
+use crate::scope::RequireScope;
 
 #[cfg(feature = "login")]
 #[cfg_attr(docsrs, doc(cfg(feature = "login")))]
@@ -87,10 +87,6 @@ impl<S: NamedService, C, R> NamedService for JwtAuth<S, C, R> {
 
 /// A wrapped service keeps the gRPC service name of the service it wraps.
 impl<S: NamedService, C, R> NamedService for RequireScope<S, C, R> {
-    const NAME: &'static str = S::NAME;
-}
-
-impl<S: NamedService, C, R> NamedService for MethodScopesService<S, C, R> {
     const NAME: &'static str = S::NAME;
 }
 
