@@ -11,6 +11,8 @@
 
 #[path = "../examples/axum_server/app.rs"]
 mod app;
+#[path = "../examples/common/demo.rs"]
+mod demo;
 
 use std::time::Duration;
 
@@ -20,7 +22,7 @@ use http::Request;
 use tower::ServiceExt;
 use tower_jwt_auth::login::ThrottlePolicy;
 use tower_jwt_auth::password::PasswordPolicy;
-use tower_jwt_auth::{Algorithm, SigningKey};
+use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
 
 const CONCURRENT: usize = 8;
 
@@ -32,12 +34,12 @@ fn logins(c: &mut Criterion) {
         .unwrap();
     let router = runtime
         .block_on(app::router(app::Config {
-            key: SigningKey::from_secret(Algorithm::HS256, &[7; 32]).unwrap(),
-            issuer: Some("https://auth.bench".into()),
-            audience: None,
-            demo_user: "demo".into(),
-            demo_password: "correct horse battery staple".into(),
-            demo_scopes: vec!["read".into()],
+            issuer: TokenIssuer::new(SigningKey::from_secret(Algorithm::HS256, &[7; 32]).unwrap()),
+            demo: demo::Demo {
+                user: "demo".into(),
+                password: "correct horse battery staple".into(),
+                scopes: vec!["read".into()],
+            },
             policy: PasswordPolicy::default(),
             throttle: ThrottlePolicy::default(),
         }))

@@ -8,9 +8,13 @@
 //! `BIND_ADDR` default `127.0.0.1:3000`, `DEMO_USER`, `DEMO_PASSWORD`, `DEMO_SCOPES`):
 //! `POST /login`, `GET /me`, `GET /admin` (scope `admin`), `GET /health`.
 
+#[path = "common/demo.rs"]
+mod demo;
+
 use std::convert::Infallible;
 
 use bytes::Bytes;
+use demo::{Demo, env};
 use http::{Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
@@ -19,15 +23,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tower::{Layer, ServiceExt, service_fn};
-use tower_jwt_auth::login::{InMemoryUserStore, User, login_handler};
-use tower_jwt_auth::password::{Argon2Hasher, PasswordHashing, PasswordPolicy, Zeroizing};
-use tower_jwt_auth::{Algorithm, BoxError, Claims, RequireScopeLayer, SigningKey, TokenIssuer};
+use tower_jwt_auth::login::ThrottlePolicy;
+use tower_jwt_auth::password::PasswordPolicy;
+use tower_jwt_auth::{BoxError, Claims, RequireScopeLayer};
 
 type Body = UnsyncBoxBody<Bytes, BoxError>;
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
 
 fn text(status: StatusCode, body: String) -> Response<Body> {
     let mut response = Response::new(
@@ -58,48 +58,15 @@ async fn me(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .init();
-
-    let secret = match env("JWT_SECRET") {
-        Some(secret) => secret.into_bytes(),
-        None => {
-            tracing::warn!("JWT_SECRET is not set: using a random secret");
-            let mut secret = vec![0u8; 32];
-            getrandom::fill(&mut secret)?;
-            secret
-        }
-    };
-    let mut issuer = TokenIssuer::new(SigningKey::from_secret(Algorithm::HS256, &secret)?);
-    if let Some(iss) = env("JWT_ISSUER") {
-        issuer = issuer.issuer(iss);
-    }
-    if let Some(aud) = env("JWT_AUDIENCE") {
-        issuer = issuer.audience(aud);
-    }
-    let hasher = Argon2Hasher::new(PasswordPolicy::default())?;
-    let users = InMemoryUserStore::new();
-    let demo = env("DEMO_USER").unwrap_or_else(|| "demo".into());
-    let password = match env("DEMO_PASSWORD") {
-        Some(password) => password,
-        None => {
-            let mut raw = [0u8; 12];
-            getrandom::fill(&mut raw)?;
-            let password: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-            println!("demo user {demo:?} has the generated password {password:?}");
-            password
-        }
-    };
-    let scopes: Vec<String> = env("DEMO_SCOPES")
-        .unwrap_or_else(|| "read".into())
-        .split_ascii_whitespace()
-        .map(str::to_owned)
-        .collect();
-    let hash = hasher.hash(Zeroizing::new(password)).await?;
-    users.insert(demo.clone(), User::new(demo, hash, scopes));
-
-    let login = login_handler(users, issuer.clone(), hasher);
+    demo::init_tracing();
+    let issuer = demo::issuer(demo::secret_key()?);
+    let login = demo::login_service(
+        Demo::from_env()?,
+        issuer.clone(),
+        PasswordPolicy::default(),
+        ThrottlePolicy::default(),
+    )
+    .await?;
     let me_route = issuer.layer().layer(service_fn(me));
     let admin_route = issuer
         .layer()

@@ -13,74 +13,25 @@
 //! `admin`), `Countdown` (server streaming, any valid token), `tower_jwt_auth.v1.Auth/Login`,
 //! and HTTP `POST /login` (RFC 6749 password grant; HTTP/1.1 and HTTP/2).
 
+#[path = "common/demo.rs"]
+mod demo;
 #[path = "common/greeter.rs"]
 mod greeter;
 #[path = "common/tonic_app.rs"]
 mod tonic_app;
 
-use base64::Engine as _;
+use demo::{Demo, Error, env};
 use tower_jwt_auth::login::ThrottlePolicy;
 use tower_jwt_auth::password::PasswordPolicy;
-use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
-
-type Error = Box<dyn std::error::Error + Send + Sync>;
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_jwt_auth=debug".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-
-    let secret = match env("JWT_SECRET") {
-        Some(secret) => secret.into_bytes(),
-        None => {
-            tracing::warn!("JWT_SECRET is not set: using a random secret");
-            let mut secret = vec![0u8; 32];
-            getrandom::fill(&mut secret)?;
-            secret
-        }
-    };
-    let mut issuer = TokenIssuer::new(
-        SigningKey::from_secret(Algorithm::HS256, &secret)
-            .map_err(|e| format!("JWT_SECRET: {e}"))?,
-    );
-    if let Some(iss) = env("JWT_ISSUER") {
-        issuer = issuer.issuer(iss);
-    }
-    if let Some(aud) = env("JWT_AUDIENCE") {
-        issuer = issuer.audience(aud);
-    }
-    let demo_user = env("DEMO_USER").unwrap_or_else(|| "demo".into());
-    let demo_password = match env("DEMO_PASSWORD") {
-        Some(password) => password,
-        None => {
-            let mut raw = [0u8; 18];
-            getrandom::fill(&mut raw)?;
-            let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
-            println!("demo user {demo_user:?} has the generated password {password:?}");
-            password
-        }
-    };
-    let demo_scopes = env("DEMO_SCOPES")
-        .unwrap_or_else(|| "read".into())
-        .split_ascii_whitespace()
-        .map(str::to_owned)
-        .collect();
-
+    demo::init_tracing();
+    let issuer = demo::issuer(demo::secret_key()?);
     let (auth, rules) = tonic_app::layers(&issuer);
     let routes = tonic_app::routes(tonic_app::Config {
         issuer,
-        demo_user,
-        demo_password,
-        demo_scopes,
+        demo: Demo::from_env()?,
         policy: PasswordPolicy::default(),
         throttle: ThrottlePolicy::default(),
     })

@@ -3,6 +3,8 @@
 
 #[path = "../examples/axum_server/app.rs"]
 mod app;
+#[path = "../examples/common/demo.rs"]
+mod demo;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,12 +42,14 @@ fn key() -> SigningKey {
 
 fn config(scopes: &[&str]) -> app::Config {
     app::Config {
-        key: key(),
-        issuer: Some("https://auth.test".into()),
-        audience: Some("api".into()),
-        demo_user: "demo".into(),
-        demo_password: PASSWORD.into(),
-        demo_scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        issuer: TokenIssuer::new(key())
+            .issuer("https://auth.test")
+            .audience("api"),
+        demo: demo::Demo {
+            user: "demo".into(),
+            password: PASSWORD.into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        },
         policy: cheap(),
         throttle: ThrottlePolicy::default(),
     }

@@ -2,6 +2,8 @@
 //! port, a tonic client with the `BearerToken` interceptor.
 #![cfg(all(feature = "tonic", feature = "login"))]
 
+#[path = "../examples/common/demo.rs"]
+mod demo;
 #[path = "../examples/common/greeter.rs"]
 mod greeter;
 mod support;
@@ -43,9 +45,11 @@ impl TestServer {
         let (auth, rules) = tonic_app::layers(&issuer);
         let routes = tonic_app::routes(tonic_app::Config {
             issuer,
-            demo_user: "demo".into(),
-            demo_password: PASSWORD.into(),
-            demo_scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            demo: demo::Demo {
+                user: "demo".into(),
+                password: PASSWORD.into(),
+                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            },
             policy: PasswordPolicy {
                 m_cost_kib: 256,
                 t_cost: 1,

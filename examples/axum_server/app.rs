@@ -3,24 +3,18 @@
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_jwt_auth::axum::Claims as Verified;
-use tower_jwt_auth::login::{InMemoryUserStore, LoginService, ThrottlePolicy, User, login_handler};
-use tower_jwt_auth::password::{Argon2Hasher, PasswordHashing, PasswordPolicy, Zeroizing};
-use tower_jwt_auth::{Claims, RequireScopeLayer, SigningKey, TokenIssuer};
+use tower_jwt_auth::login::ThrottlePolicy;
+use tower_jwt_auth::password::PasswordPolicy;
+use tower_jwt_auth::{Claims, RequireScopeLayer, TokenIssuer};
+
+use crate::demo::{Demo, Error, login_service};
 
 /// What the server is made of.
 pub struct Config {
     /// Signs and verifies tokens.
-    pub key: SigningKey,
-    /// `iss` written and required.
-    pub issuer: Option<String>,
-    /// `aud` written and required.
-    pub audience: Option<String>,
-    /// The demo account's username.
-    pub demo_user: String,
-    /// The demo account's password.
-    pub demo_password: String,
-    /// The demo account's scopes.
-    pub demo_scopes: Vec<String>,
+    pub issuer: TokenIssuer,
+    /// The demo account.
+    pub demo: Demo,
     /// Password hashing parameters.
     pub policy: PasswordPolicy,
     /// Back-off of failed logins.
@@ -29,23 +23,9 @@ pub struct Config {
 
 /// Builds the router: `POST /login`, `GET /me`, `GET /admin` (scope `admin`), `GET /health`,
 /// and `GET /.well-known/jwks.json` when the key is asymmetric.
-pub async fn router(config: Config) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
-    let mut issuer = TokenIssuer::new(config.key);
-    if let Some(iss) = config.issuer {
-        issuer = issuer.issuer(iss);
-    }
-    if let Some(aud) = config.audience {
-        issuer = issuer.audience(aud);
-    }
-    let hasher = Argon2Hasher::new(config.policy)?;
-    let users = InMemoryUserStore::new();
-    let hash = hasher.hash(Zeroizing::new(config.demo_password)).await?;
-    users.insert(
-        config.demo_user.clone(),
-        User::new(config.demo_user, hash, config.demo_scopes),
-    );
-    let login: LoginService<_, _> =
-        login_handler(users, issuer.clone(), hasher).throttle(config.throttle);
+pub async fn router(config: Config) -> Result<Router, Error> {
+    let issuer = config.issuer;
+    let login = login_service(config.demo, issuer.clone(), config.policy, config.throttle).await?;
 
     let protected = Router::new()
         .route("/me", get(me))

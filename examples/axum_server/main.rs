@@ -17,58 +17,32 @@
 
 #[path = "app.rs"]
 mod app;
+#[path = "../common/demo.rs"]
+mod demo;
 
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use base64::Engine as _;
+use demo::{Demo, Error, env};
+use tower_jwt_auth::SigningKey;
 use tower_jwt_auth::login::ThrottlePolicy;
 use tower_jwt_auth::password::PasswordPolicy;
-use tower_jwt_auth::{Algorithm, SigningKey};
-
-type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_jwt_auth=debug".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-
+    demo::init_tracing();
     let key = signing_key()?;
     let jwks = key.public_jwk().is_some();
-    let demo_user = env("DEMO_USER").unwrap_or_else(|| "demo".into());
-    let demo_password = match env("DEMO_PASSWORD") {
-        Some(password) => password,
-        None => {
-            let password = random_string(18)?;
-            println!("demo user {demo_user:?} has the generated password {password:?}");
-            password
-        }
-    };
-    let demo_scopes = env("DEMO_SCOPES")
-        .unwrap_or_else(|| "read".into())
-        .split_ascii_whitespace()
-        .map(str::to_owned)
-        .collect();
-    let bind = env("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
-
     let app = app::router(app::Config {
-        key,
-        issuer: env("JWT_ISSUER"),
-        audience: env("JWT_AUDIENCE"),
-        demo_user,
-        demo_password,
-        demo_scopes,
+        issuer: demo::issuer(key),
+        demo: Demo::from_env()?,
         policy: PasswordPolicy::default(),
         throttle: ThrottlePolicy::default(),
     })
     .await?
     .layer(middleware::from_fn(trace));
 
+    let bind = env("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
@@ -86,46 +60,25 @@ async fn main() -> Result<(), Error> {
     Ok(())
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-fn random_string(bytes: usize) -> Result<String, Error> {
-    let mut raw = vec![0u8; bytes];
-    getrandom::fill(&mut raw)?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
-}
-
-/// The signing key from `JWT_PRIVATE_KEY_FILE` or `JWT_SECRET`, else a random secret. Weak keys
-/// are refused here, at start-up.
+/// The signing key from `JWT_PRIVATE_KEY_FILE`, else `JWT_SECRET`, else a random secret. Weak
+/// keys are refused here, at start-up.
 fn signing_key() -> Result<SigningKey, Error> {
-    if let Some(path) = env("JWT_PRIVATE_KEY_FILE") {
-        let pem = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read JWT_PRIVATE_KEY_FILE {path:?}: {e}"))?;
-        let key = SigningKey::from_private_pem(&pem)
-            .map_err(|e| format!("JWT_PRIVATE_KEY_FILE {path:?}: {e}"))?;
-        tracing::info!(alg = %key.algorithm(), "signing with the private key file");
-        let kid = key.public_jwk().and_then(|jwk| jwk.thumbprint().ok());
-        return Ok(match kid {
+    let Some(path) = env("JWT_PRIVATE_KEY_FILE") else {
+        return demo::secret_key();
+    };
+    let pem = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read JWT_PRIVATE_KEY_FILE {path:?}: {e}"))?;
+    let key = SigningKey::from_private_pem(&pem)
+        .map_err(|e| format!("JWT_PRIVATE_KEY_FILE {path:?}: {e}"))?;
+    tracing::info!(alg = %key.algorithm(), "signing with the private key file");
+    // RFC 7638 thumbprint as the kid, so verifiers pick the key from the JWKS.
+    Ok(
+        match key.public_jwk().and_then(|jwk| jwk.thumbprint().ok()) {
             Some(kid) => key.with_kid(kid),
             None => key,
-        });
-    }
-    let secret = match env("JWT_SECRET") {
-        Some(secret) => secret.into_bytes(),
-        None => {
-            tracing::warn!(
-                "JWT_SECRET is not set: using a random secret; tokens die with the process"
-            );
-            let mut secret = vec![0u8; 32];
-            getrandom::fill(&mut secret)?;
-            secret
-        }
-    };
-    Ok(SigningKey::from_secret(Algorithm::HS256, &secret)
-        .map_err(|e| format!("JWT_SECRET: {e}"))?)
+        },
+    )
 }
-
 /// Logs each request and its outcome to stderr.
 async fn trace(request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());

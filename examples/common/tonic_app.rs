@@ -3,18 +3,17 @@
 #![allow(dead_code)]
 
 use tonic::service::Routes;
-use tower_jwt_auth::login::{InMemoryUserStore, LoginService, ThrottlePolicy, User, login_handler};
-use tower_jwt_auth::password::{Argon2Hasher, PasswordHashing, PasswordPolicy, Zeroizing};
+use tower_jwt_auth::login::ThrottlePolicy;
+use tower_jwt_auth::password::PasswordPolicy;
 use tower_jwt_auth::tonic::auth::AuthServer;
 use tower_jwt_auth::{JwtAuthLayer, MethodScopes, RequireScopeLayer, TokenIssuer};
 
-use super::greeter::{ADMIN_REPORT, GreeterServer, SAY_HELLO};
+use crate::demo::{Demo, Error, login_service};
+use crate::greeter::{ADMIN_REPORT, GreeterServer, SAY_HELLO};
 
 pub struct Config {
     pub issuer: TokenIssuer,
-    pub demo_user: String,
-    pub demo_password: String,
-    pub demo_scopes: Vec<String>,
+    pub demo: Demo,
     pub policy: PasswordPolicy,
     pub throttle: ThrottlePolicy,
 }
@@ -32,20 +31,15 @@ pub fn rules() -> MethodScopes {
 /// The layers for `Server::builder().layer(…)`: verify any token sent (optional mode: public
 /// methods need none, a bad one is still refused), then apply the per-method rules.
 pub fn layers(issuer: &TokenIssuer) -> (JwtAuthLayer, RequireScopeLayer) {
-    (issuer.layer().optional(), RequireScopeLayer::per_method(rules()))
+    (
+        issuer.layer().optional(),
+        RequireScopeLayer::per_method(rules()),
+    )
 }
 
 /// The services: the greeter, gRPC `Login`, and an axum router with the HTTP `POST /login`.
-pub async fn routes(config: Config) -> Result<Routes, Box<dyn std::error::Error + Send + Sync>> {
-    let hasher = Argon2Hasher::new(config.policy)?;
-    let users = InMemoryUserStore::new();
-    let hash = hasher.hash(Zeroizing::new(config.demo_password)).await?;
-    users.insert(
-        config.demo_user.clone(),
-        User::new(config.demo_user, hash, config.demo_scopes),
-    );
-    let login: LoginService<_, _> =
-        login_handler(users, config.issuer, hasher).throttle(config.throttle);
+pub async fn routes(config: Config) -> Result<Routes, Error> {
+    let login = login_service(config.demo, config.issuer, config.policy, config.throttle).await?;
     let http = axum::Router::new().route_service("/login", login.clone());
     Ok(Routes::from(http)
         .add_service(GreeterServer)
