@@ -126,3 +126,29 @@ fn the_jwk_thumbprint_is_rfc_7638s() {
         "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
     );
 }
+
+fn pem_to_der(pem: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+}
+
+#[test]
+fn public_keys_load_from_der_as_from_pem() {
+    for (alg, file) in [
+        (Algorithm::RS256, "rsa2048.pub.pem"),
+        (Algorithm::PS512, "rsa2048.pub.pem"),
+        (Algorithm::ES256, "es256.pub.pem"),
+        (Algorithm::EdDSA, "ed25519.pub.pem"),
+    ] {
+        let der = pem_to_der(&fixture(file));
+        let key = DecodingKey::from_der(alg, &der).unwrap();
+        assert_eq!(key.algorithm(), alg);
+        assert!(DecodingKey::from_der(alg, &der[..der.len() - 1]).is_err());
+    }
+    let weak = pem_to_der(&fixture("rsa1024.pub.pem"));
+    assert_eq!(
+        DecodingKey::from_der(Algorithm::RS256, &weak).unwrap_err(),
+        ConfigError::WeakRsaKey { bits: 1024 }
+    );
+}
