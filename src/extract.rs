@@ -73,47 +73,83 @@ fn authorization(headers: &HeaderMap, max_len: usize) -> Result<Credential<'_>, 
     if values.next().is_some() {
         return Err(ErrorKind::MultipleCredentials);
     }
-    // Header values are visible ASCII, spaces and tabs, or obs-text; a token is ASCII only.
-    let value = value.to_str().map_err(|_| ErrorKind::MalformedCredential)?;
-    let (scheme, rest) = match value.find(' ') {
-        Some(at) => (&value[..at], &value[at..]),
-        None => (value, ""),
-    };
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    // One pass over the bytes, on the hot path of every request. The scheme is the token before
+    // the first space (RFC 7235 §2.1), compared case-insensitively.
+    let bytes = value.as_bytes();
+    let scheme_end = bytes.iter().position(|b| *b == b' ').unwrap_or(bytes.len());
+    if !bytes[..scheme_end].eq_ignore_ascii_case(b"bearer") {
         return Ok(Credential::Absent(ErrorKind::UnsupportedScheme));
     }
-    // RFC 7235: one or more spaces between scheme and credential.
-    let token = rest.trim_start_matches(' ');
+    // One or more spaces between scheme and credential.
+    let start = bytes[scheme_end..]
+        .iter()
+        .position(|b| *b != b' ')
+        .map_or(bytes.len(), |n| scheme_end + n);
+    // The cap applies before any parsing, to the credential and whatever follows it.
+    if bytes.len() - start > max_len {
+        return Err(ErrorKind::TokenTooLarge);
+    }
+    let (token, rest) = scan_token(&bytes[start..]);
     if token.is_empty() {
         return Err(ErrorKind::MalformedCredential);
     }
-    if let Some(at) = token.find([' ', ',', '\t']) {
-        // `Bearer a b` or `Bearer a, Bearer b`: more than one token.
-        let after = token[at..].trim_start_matches([' ', ',', '\t']);
-        if !after.is_empty() {
-            return Err(ErrorKind::MultipleCredentials);
+    match rest.first() {
+        None => {}
+        // `Bearer a b` or `Bearer a, Bearer b`: more than one token. Trailing white space only
+        // is tolerated.
+        Some(b' ' | b',' | b'\t') => {
+            if rest.iter().any(|b| !matches!(b, b' ' | b',' | b'\t')) {
+                return Err(ErrorKind::MultipleCredentials);
+            }
         }
-        return checked_token(&token[..at], max_len).map(Credential::Token);
+        Some(_) => return Err(ErrorKind::MalformedCredential),
     }
-    checked_token(token, max_len).map(Credential::Token)
+    checked_token_bytes(token).map(Credential::Token)
 }
 
-/// Applies the size cap, then the b64token grammar (RFC 6750 §2.1):
-/// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+/// Bytes of the b64token alphabet (RFC 6750 §2.1), `=` apart.
+const B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] =
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        b += 1;
+    }
+    table
+};
+
+/// Splits `bytes` after its leading run of b64token characters and `=`.
+fn scan_token(bytes: &[u8]) -> (&[u8], &[u8]) {
+    let end = bytes
+        .iter()
+        .position(|b| !B64TOKEN[usize::from(*b)] && *b != b'=')
+        .unwrap_or(bytes.len());
+    bytes.split_at(end)
+}
+
+/// The b64token grammar: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`, over
+/// bytes already limited to that alphabet and `=`.
+fn checked_token_bytes(token: &[u8]) -> Result<&str, ErrorKind> {
+    let body_len = token.iter().rposition(|b| *b != b'=').map_or(0, |i| i + 1);
+    if body_len == 0 || token[..body_len].contains(&b'=') {
+        return Err(ErrorKind::MalformedCredential);
+    }
+    // Only ASCII got here.
+    std::str::from_utf8(token).map_err(|_| ErrorKind::MalformedCredential)
+}
+
+/// Applies the size cap, then the b64token grammar, to a token from another source.
 fn checked_token(token: &str, max_len: usize) -> Result<&str, ErrorKind> {
     if token.len() > max_len {
         return Err(ErrorKind::TokenTooLarge);
     }
-    let body = token.trim_end_matches('=');
-    let grammatical = !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        });
-    if grammatical {
-        Ok(token)
-    } else {
-        Err(ErrorKind::MalformedCredential)
+    let (scanned, rest) = scan_token(token.as_bytes());
+    if !rest.is_empty() {
+        return Err(ErrorKind::MalformedCredential);
     }
+    checked_token_bytes(scanned)
 }
 
 fn single_header<'a>(
@@ -218,6 +254,25 @@ mod tests {
             read(&["Bearer a", "Bearer b"]),
             Err(ErrorKind::MultipleCredentials)
         );
+    }
+
+    #[test]
+    fn non_ascii_bytes_and_stray_characters_are_malformed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            AUTHORIZATION,
+            HeaderValue::from_bytes(b"Bearer ab\xffcd").unwrap(),
+        );
+        assert_eq!(
+            credential(&headers, &[], 8192),
+            Err(ErrorKind::MalformedCredential)
+        );
+        assert_eq!(
+            read(&["Bearer abc;def"]),
+            Err(ErrorKind::MalformedCredential)
+        );
+        assert_eq!(read(&["Bearer abc  "]), Ok(Credential::Token("abc")));
+        assert_eq!(read(&["Bearer abc==  "]), Ok(Credential::Token("abc==")));
     }
 
     #[test]
