@@ -16,10 +16,7 @@ const PASSWORD: &str = "correct horse battery staple";
 fn default_policy(c: &mut Criterion) {
     let hasher = Argon2Hasher::with_pool(
         PasswordPolicy::default(),
-        PoolConfig {
-            workers: 1,
-            queue_len: Some(1),
-        },
+        PoolConfig::workers(1).queue_len(1),
     )
     .expect("the default policy is valid");
     let stored = hasher.hash_blocking(PASSWORD).expect("hash");

@@ -213,18 +213,25 @@ impl PasswordPolicy {
     }
 }
 
-/// The size of the worker pool of an [`Argon2Hasher`].
+/// The size and scheduling of the worker pool of an [`Argon2Hasher`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PoolConfig {
     /// Number of worker threads, hence of argon2 evaluations that may run at once. Default:
     /// [`std::thread::available_parallelism`] (1 if unknown). Must be at least 1.
     pub workers: usize,
     /// Number of jobs that may wait for a free worker; one more is refused with
     /// [`PasswordError::Busy`]. `None` (the default) means
-    /// [`DEFAULT_QUEUE_LEN_PER_WORKER`] × `workers`: the last job of a full queue waits for 64
-    /// evaluations, about 1 to 2 s at the default policy (15–30 ms per hash in a release
-    /// build). `Some(0)` accepts a job only when a worker is idle.
+    /// [`DEFAULT_QUEUE_LEN_PER_WORKER`] × `workers`: with 19 MiB hashes taking ~15 ms in a
+    /// release build, a full queue is drained in about a second. `Some(0)` accepts a job only
+    /// when a worker is idle.
     pub queue_len: Option<usize>,
+    /// Run the workers at the lowest scheduling priority of their policy (on Linux, nice 19),
+    /// so that during a login storm the cores go to serving requests first and password checks
+    /// get what is left. Default `true`. Best effort: where the platform refuses, the workers
+    /// keep the default priority and a debug event is logged. With nothing else to do, the
+    /// workers still run at full speed.
+    pub low_priority: bool,
 }
 
 impl Default for PoolConfig {
@@ -232,7 +239,33 @@ impl Default for PoolConfig {
         Self {
             workers: thread::available_parallelism().map_or(1, NonZeroUsize::get),
             queue_len: None,
+            low_priority: true,
         }
+    }
+}
+
+impl PoolConfig {
+    /// `workers` threads, the other settings by default.
+    #[must_use]
+    pub fn workers(workers: usize) -> Self {
+        Self {
+            workers,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the queue length (see [`PoolConfig::queue_len`]).
+    #[must_use]
+    pub fn queue_len(mut self, queue_len: usize) -> Self {
+        self.queue_len = Some(queue_len);
+        self
+    }
+
+    /// Sets whether the workers run at low priority (see [`PoolConfig::low_priority`]).
+    #[must_use]
+    pub fn low_priority(mut self, low: bool) -> Self {
+        self.low_priority = low;
+        self
     }
 }
 
@@ -388,9 +421,15 @@ impl Argon2Hasher {
             let engine = Arc::clone(&engine);
             let receiver = Arc::clone(&receiver);
             // On failure, `sender` is dropped on return and the workers already started exit.
+            let low_priority = pool.low_priority;
             thread::Builder::new()
                 .name(format!("argon2-worker-{index}"))
-                .spawn(move || work(&engine, &receiver))
+                .spawn(move || {
+                    if low_priority {
+                        lower_priority();
+                    }
+                    work(&engine, &receiver);
+                })
                 .map_err(PasswordError::Spawn)?;
         }
         Ok(Self {
@@ -531,6 +570,14 @@ enum Job {
 }
 
 /// A worker's loop: runs jobs until every handle is gone and the queue is drained.
+/// Moves the calling worker thread to the lowest priority of its scheduling policy.
+fn lower_priority() {
+    use thread_priority::{ThreadPriority, set_current_thread_priority};
+    if let Err(err) = set_current_thread_priority(ThreadPriority::Min) {
+        tracing::debug!(error = ?err, "cannot lower the argon2 worker's priority");
+    }
+}
+
 fn work(engine: &Engine, receiver: &Mutex<Receiver<Job>>) {
     loop {
         // Only one idle worker waits on the channel; the others wait for the lock.
@@ -799,14 +846,7 @@ mod tests {
     }
 
     fn hasher(policy: PasswordPolicy) -> Argon2Hasher {
-        Argon2Hasher::with_pool(
-            policy,
-            PoolConfig {
-                workers: 2,
-                queue_len: None,
-            },
-        )
-        .unwrap()
+        Argon2Hasher::with_pool(policy, PoolConfig::workers(2)).unwrap()
     }
 
     fn secret(s: &str) -> Zeroizing<String> {
@@ -1046,14 +1086,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_answers_busy_at_once() {
-        let hasher = Argon2Hasher::with_pool(
-            cheap(),
-            PoolConfig {
-                workers: 1,
-                queue_len: Some(2),
-            },
-        )
-        .unwrap();
+        let hasher = Argon2Hasher::with_pool(cheap(), PoolConfig::workers(1).queue_len(2)).unwrap();
         // Hold the only worker.
         let (started, is_started) = mpsc::channel();
         let (release, released) = mpsc::channel::<()>();
@@ -1088,14 +1121,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_job_does_not_kill_its_worker() {
-        let hasher = Argon2Hasher::with_pool(
-            cheap(),
-            PoolConfig {
-                workers: 1,
-                queue_len: Some(4),
-            },
-        )
-        .unwrap();
+        let hasher = Argon2Hasher::with_pool(cheap(), PoolConfig::workers(1).queue_len(4)).unwrap();
         hasher
             .submit(Job::Run(Box::new(|| panic!("test panic in a job"))))
             .unwrap();
@@ -1201,13 +1227,7 @@ mod tests {
                 "{policy:?}"
             );
         }
-        let no_workers = Argon2Hasher::with_pool(
-            cheap(),
-            PoolConfig {
-                workers: 0,
-                queue_len: None,
-            },
-        );
+        let no_workers = Argon2Hasher::with_pool(cheap(), PoolConfig::workers(0));
         assert!(matches!(no_workers, Err(PasswordError::InvalidPolicy(_))));
     }
 
