@@ -97,11 +97,10 @@ fn authorization(headers: &HeaderMap, max_len: usize) -> Result<Credential<'_>, 
         None => {}
         // `Bearer a b` or `Bearer a, Bearer b`: more than one token. Trailing white space only
         // is tolerated.
-        Some(b' ' | b',' | b'\t') => {
-            if rest.iter().any(|b| !matches!(b, b' ' | b',' | b'\t')) {
-                return Err(ErrorKind::MultipleCredentials);
-            }
+        Some(b' ' | b',' | b'\t') if rest.iter().any(|b| !matches!(b, b' ' | b',' | b'\t')) => {
+            return Err(ErrorKind::MultipleCredentials);
         }
+        Some(b' ' | b',' | b'\t') => {}
         Some(_) => return Err(ErrorKind::MalformedCredential),
     }
     checked_token_bytes(token).map(Credential::Token)
