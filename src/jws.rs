@@ -8,45 +8,52 @@ use crate::error::ErrorKind;
 use crate::json::Header;
 use crate::keys::KeySet;
 
-/// Decoded bytes, on the stack when they fit.
-pub(crate) struct Decoded<const N: usize> {
-    stack: [u8; N],
-    heap: Vec<u8>,
-    len: usize,
-    on_heap: bool,
+/// The exact decoded length of `encoded` characters of unpadded base64: 3 bytes per 4
+/// characters (a malformed length is caught by the decoder).
+const fn decoded_len(encoded: usize) -> usize {
+    encoded / 4 * 3 + (encoded % 4).saturating_sub(1)
 }
 
-impl<const N: usize> Decoded<N> {
-    /// Decodes strict base64url: no padding, only the URL-safe alphabet, zero trailing bits.
-    pub(crate) fn decode(input: &str) -> Result<Self, ErrorKind> {
-        let mut out = Self {
-            stack: [0; N],
-            heap: Vec::new(),
-            len: 0,
-            on_heap: false,
-        };
-        // The exact decoded length of unpadded base64: 3 bytes per 4 characters.
-        let exact = input.len() / 4 * 3 + (input.len() % 4).saturating_sub(1);
-        if exact <= N {
-            out.len = URL_SAFE_NO_PAD
-                .decode_slice(input, &mut out.stack)
-                .map_err(|_| ErrorKind::MalformedToken)?;
-        } else {
-            out.heap = URL_SAFE_NO_PAD
-                .decode(input)
-                .map_err(|_| ErrorKind::MalformedToken)?;
-            out.on_heap = true;
-        }
-        Ok(out)
-    }
+/// Decodes strict base64url into `out`, which holds exactly [`decoded_len`] bytes: no padding,
+/// only the URL-safe alphabet, zero trailing bits.
+fn decode_into<'b>(input: &str, out: &'b mut [u8]) -> Result<&'b [u8], ErrorKind> {
+    let len = URL_SAFE_NO_PAD
+        .decode_slice(input, out)
+        .map_err(|_| ErrorKind::MalformedToken)?;
+    Ok(&out[..len])
+}
 
-    pub(crate) fn as_slice(&self) -> &[u8] {
-        if self.on_heap {
-            &self.heap
-        } else {
-            &self.stack[..self.len]
-        }
-    }
+/// Decodes strict base64url and hands the bytes to `then`.
+///
+/// The bytes live in a buffer of `SMALL` bytes on the stack when they fit, else in one of
+/// `LARGE` bytes (also on the stack, and only zeroed when used), else on the heap. The buffer is
+/// never moved: the caller's work runs inside, so a call zeroes only the buffer it needs.
+pub(crate) fn with_decoded<const SMALL: usize, const LARGE: usize, R, E: From<ErrorKind>>(
+    input: &str,
+    then: impl FnOnce(&[u8]) -> Result<R, E>,
+) -> Result<R, E> {
+    let len = decoded_len(input.len());
+    let mut small = [0; SMALL];
+    let mut large;
+    let mut heap = Vec::new();
+    let out: &mut [u8] = if len <= SMALL {
+        &mut small[..len]
+    } else if len <= LARGE {
+        large = [0; LARGE];
+        &mut large[..len]
+    } else {
+        heap.resize(len, 0);
+        &mut heap
+    };
+    then(decode_into(input, out)?)
+}
+
+/// Decodes a payload: on the stack up to [`PAYLOAD_STACK`] bytes.
+pub(crate) fn with_payload<R, E: From<ErrorKind>>(
+    payload: &str,
+    then: impl FnOnce(&[u8]) -> Result<R, E>,
+) -> Result<R, E> {
+    with_decoded::<PAYLOAD_SMALL, PAYLOAD_STACK, R, E>(payload, then)
 }
 
 /// The three parts of a compact JWS, still encoded.
@@ -61,10 +68,15 @@ pub(crate) struct Compact<'t> {
 
 impl<'t> Compact<'t> {
     pub(crate) fn split(token: &'t str) -> Result<Self, ErrorKind> {
-        let mut dots = token.match_indices('.').map(|(i, _)| i);
-        let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
+        // The first dot from the start (through the short header), the last from the end
+        // (through the short signature), then no dot in between: exactly two dots, each byte
+        // looked at once, all by `memchr` and `memrchr`.
+        let (Some(first), Some(second)) = (token.find('.'), token.rfind('.')) else {
             return Err(ErrorKind::MalformedToken);
         };
+        if first == second || token.as_bytes()[first + 1..second].contains(&b'.') {
+            return Err(ErrorKind::MalformedToken);
+        }
         let compact = Self {
             header: &token[..first],
             payload: &token[first + 1..second],
@@ -82,11 +94,18 @@ impl<'t> Compact<'t> {
 
 /// The largest signature we decode: RSA 8192.
 const MAX_SIGNATURE: usize = 1024;
-const HEADER_STACK: usize = 512;
+/// Signatures of HMAC, ECDSA, EdDSA and RSA up to 2048 bits fit here.
+const SIGNATURE_SMALL: usize = 256;
+/// The usual header fits here; this buffer is the only one zeroed for it.
+const HEADER_SMALL: usize = 256;
+/// Headers up to this size are decoded on the stack (larger ones, with `x5c` chains, on the heap).
+const HEADER_STACK: usize = 1024;
+/// The usual payload fits here; this buffer is the only one zeroed for it.
+const PAYLOAD_SMALL: usize = 512;
 /// Payloads up to this size are decoded on the stack; the default token cap (8 KiB) fits.
-pub(crate) const PAYLOAD_STACK: usize = 6 * 1024;
+const PAYLOAD_STACK: usize = 6 * 1024;
 
-/// What a verified JWS hands on: its header and payload bytes.
+/// What a verified JWS hands on besides its payload bytes.
 pub(crate) struct VerifiedJws<'h> {
     pub(crate) header: Header<'h>,
 }
@@ -103,26 +122,32 @@ pub(crate) fn verify<R, E: From<ErrorKind>>(
     then: impl FnOnce(VerifiedJws<'_>, &[u8]) -> Result<R, E>,
 ) -> Result<R, E> {
     let compact = Compact::split(token)?;
-    let header_json = Decoded::<HEADER_STACK>::decode(compact.header)?;
-    let header = Header::parse(header_json.as_slice())?;
-    let alg = Algorithm::from_name(&header.alg)
-        .filter(|alg| allowed.contains(*alg))
-        .ok_or(ErrorKind::DisallowedAlgorithm)?;
-    if header.has_unsupported_extension {
-        return Err(ErrorKind::UnsupportedCriticalHeader.into());
-    }
-    let key = keys
-        .select(header.kid.as_deref(), alg)
-        .ok_or(ErrorKind::UnknownKey)?;
-    if compact.signature.len() > MAX_SIGNATURE / 3 * 4 + 4 {
-        return Err(ErrorKind::InvalidSignature.into());
-    }
-    let signature = Decoded::<MAX_SIGNATURE>::decode(compact.signature)?;
-    if !key.verify(compact.signing_input.as_bytes(), signature.as_slice()) {
-        return Err(ErrorKind::InvalidSignature.into());
-    }
-    let payload = Decoded::<PAYLOAD_STACK>::decode(compact.payload)?;
-    then(VerifiedJws { header }, payload.as_slice())
+    with_decoded::<HEADER_SMALL, HEADER_STACK, R, E>(compact.header, |header_json| {
+        let mut header = Header::empty();
+        header.parse_into(header_json)?;
+        let alg = Algorithm::from_name(&header.alg)
+            .filter(|alg| allowed.contains(*alg))
+            .ok_or(ErrorKind::DisallowedAlgorithm)?;
+        if header.has_unsupported_extension {
+            return Err(ErrorKind::UnsupportedCriticalHeader.into());
+        }
+        let key = keys
+            .select(header.kid.as_deref(), alg)
+            .ok_or(ErrorKind::UnknownKey)?;
+        if compact.signature.len() > MAX_SIGNATURE / 3 * 4 + 4 {
+            return Err(ErrorKind::InvalidSignature.into());
+        }
+        let verified = with_decoded::<SIGNATURE_SMALL, MAX_SIGNATURE, bool, ErrorKind>(
+            compact.signature,
+            |signature| Ok(key.verify(compact.signing_input.as_bytes(), signature)),
+        )?;
+        if !verified {
+            return Err(ErrorKind::InvalidSignature.into());
+        }
+        with_payload(compact.payload, |payload| {
+            then(VerifiedJws { header }, payload)
+        })
+    })
 }
 
 #[cfg(test)]
@@ -142,13 +167,33 @@ mod tests {
         }
     }
 
+    fn decode<const SMALL: usize, const LARGE: usize>(input: &str) -> Result<Vec<u8>, ErrorKind> {
+        with_decoded::<SMALL, LARGE, _, ErrorKind>(input, |bytes| Ok(bytes.to_vec()))
+    }
+
     #[test]
     fn base64url_is_strict() {
-        assert_eq!(Decoded::<8>::decode("Zm9v").unwrap().as_slice(), b"foo");
-        assert_eq!(Decoded::<1>::decode("Zm9vYg").unwrap().as_slice(), b"foob");
+        assert_eq!(decode::<8, 8>("Zm9v").unwrap(), b"foo");
+        assert_eq!(decode::<1, 1>("Zm9vYg").unwrap(), b"foob");
+        assert_eq!(decode::<1, 4>("Zm9vYg").unwrap(), b"foob");
+        assert_eq!(decode::<4, 4>("Zm9vYg").unwrap(), b"foob");
         // Padding, the standard alphabet, stray characters and non-zero trailing bits.
         for bad in ["Zm9vYg==", "+/+/", "Zm9v Yg", "Zm9vYh", "AB", "A"] {
-            assert!(Decoded::<8>::decode(bad).is_err(), "{bad}");
+            assert!(decode::<8, 8>(bad).is_err(), "{bad}");
+            assert!(decode::<1, 1>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn exact_buffers_of_every_length_decode() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        for len in 0..bytes.len() {
+            let encoded = URL_SAFE_NO_PAD.encode(&bytes[..len]);
+            assert_eq!(decoded_len(encoded.len()), len);
+            // Each buffer in turn: the small one, the large one, the heap.
+            assert_eq!(decode::<256, 256>(&encoded).unwrap(), &bytes[..len]);
+            assert_eq!(decode::<0, 256>(&encoded).unwrap(), &bytes[..len]);
+            assert_eq!(decode::<0, 0>(&encoded).unwrap(), &bytes[..len]);
         }
     }
 }

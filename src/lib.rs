@@ -67,6 +67,7 @@
 mod algorithm;
 mod auth;
 mod body;
+mod cache;
 mod claims;
 mod error;
 mod extract;

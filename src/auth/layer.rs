@@ -144,6 +144,14 @@ impl<C, R> JwtAuthLayer<C, R> {
         self
     }
 
+    /// Caches up to `capacity` verified tokens, so a token presented again skips its
+    /// signature check (off by default); see [`Verifier::cache_verified_tokens`] for what a
+    /// hit skips (never the time, claims or revocation checks) and what it costs.
+    pub fn cache_verified_tokens(mut self, capacity: usize) -> Self {
+        self.config_mut().verifier.set_cache(capacity);
+        self
+    }
+
     /// The verifier, to check tokens outside a request or to rotate keys through
     /// [`Verifier::keys`].
     #[must_use]

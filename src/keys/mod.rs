@@ -15,6 +15,7 @@ mod roca;
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use hmac::{Hmac, KeyInit, Mac};
@@ -467,10 +468,19 @@ fn pem_rfc7468_decode(pem: &str) -> Result<(String, Vec<u8>), ConfigError> {
 ///
 /// A key set never mixes shared secrets with public keys, never holds two keys with the same
 /// `kid`, and is never empty.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct KeySet {
     keys: Vec<DecodingKey>,
     algorithms: AlgorithmSet,
+    /// Unique to the set (clones share it, having the same keys): what the verified-token cache
+    /// ties its entries to.
+    id: u64,
+}
+
+/// A fresh key set identity.
+fn next_set_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl KeySet {
@@ -497,7 +507,11 @@ impl KeySet {
             }
         }
         let algorithms = keys.iter().map(DecodingKey::algorithm).collect();
-        Ok(Self { keys, algorithms })
+        Ok(Self {
+            keys,
+            algorithms,
+            id: next_set_id(),
+        })
     }
 
     /// A set from a JWKS document (`{"keys": [...]}`).
@@ -540,6 +554,11 @@ impl KeySet {
         self.algorithms
     }
 
+    /// The set's identity: equal for clones, different for sets built separately.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// The key for a token's `kid` and `alg`.
     ///
     /// With a `kid`, the key with that `kid`; without one (or when no key carries one), the only
@@ -563,12 +582,22 @@ impl KeySet {
     }
 }
 
+impl fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeySet")
+            .field("keys", &self.keys)
+            .field("algorithms", &self.algorithms)
+            .finish()
+    }
+}
+
 impl From<DecodingKey> for KeySet {
     fn from(key: DecodingKey) -> Self {
         let algorithms = AlgorithmSet::from(key.alg);
         Self {
             keys: vec![key],
             algorithms,
+            id: next_set_id(),
         }
     }
 }

@@ -1,0 +1,261 @@
+//! Heap allocations per verified request, counted by a counting global allocator.
+//!
+//! Counts are deterministic (no clocks involved): each test warms the path up once, then counts
+//! the allocations of N verifications made on its own thread and asserts the exact number per
+//! request. The request path should allocate nothing beyond the claims it returns (and, through
+//! the service, the extensions map that holds them).
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::convert::Infallible;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, Request, Response};
+use serde::Deserialize;
+use support::*;
+use tower::{Layer, Service};
+use tower_jwt_auth::{
+    Algorithm, Claims, DecodingKey, InMemoryDenylist, JwtAuthLayer, ResponseBody, Validation,
+    Verifier,
+};
+
+/// Counts the allocations (and reallocations) made by the current thread.
+struct Counting;
+
+thread_local! {
+    // `const` and without a destructor: reading it never allocates.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note() {
+    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; counting touches only a
+// thread-local `Cell`.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const N: u64 = 200;
+
+/// Allocations per call of `f`, over `N` calls made after one warm-up call.
+fn per_call(mut f: impl FnMut()) -> u64 {
+    f();
+    let before = ALLOCATIONS.with(Cell::get);
+    for _ in 0..N {
+        f();
+    }
+    let total = ALLOCATIONS.with(Cell::get) - before;
+    assert_eq!(
+        total % N,
+        0,
+        "{total} allocations over {N} calls: not the same every call"
+    );
+    total / N
+}
+
+const ISSUER: &str = "https://auth.example.com";
+const AUDIENCE: &str = "orders-api";
+
+/// Realistic access-token claims: `iss`, `sub`, `aud`, `exp`, `iat`, `jti`, `scope`.
+fn realistic_claims() -> String {
+    let now = now();
+    format!(
+        r#"{{"iss":"{ISSUER}","sub":"user-4f1c2a9e","aud":"{AUDIENCE}","exp":{},"iat":{now},"jti":"0c6f3b8e-9a41-4d2b-8f0e-5b7c1d2e3f40","scope":"orders:read orders:write profile"}}"#,
+        now + 3600
+    )
+}
+
+/// A realistic HS256 access token.
+fn realistic_token() -> String {
+    hs256(&realistic_claims())
+}
+
+/// The same claims, signed with ES256.
+fn es256_token() -> String {
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(fixture("es256.pem").as_bytes()).unwrap();
+    jwt_sign(
+        jsonwebtoken::Algorithm::ES256,
+        None,
+        &realistic_claims(),
+        &key,
+    )
+}
+
+fn es256_key() -> DecodingKey {
+    DecodingKey::from_pem(Algorithm::ES256, &fixture("es256.pub.pem")).unwrap()
+}
+
+fn validation() -> Validation {
+    Validation::new().issuer(ISSUER).audience(AUDIENCE)
+}
+
+fn key() -> DecodingKey {
+    DecodingKey::from_secret(Algorithm::HS256, SECRET).unwrap()
+}
+
+/// Claims that own nothing on the heap.
+#[derive(Clone, Deserialize)]
+#[allow(dead_code)]
+struct Times {
+    exp: i64,
+    iat: i64,
+}
+
+/// The owned strings `Claims` returns for the realistic token: `iss`, `sub`, `aud` (one
+/// string), `jti` and `scope`.
+const CLAIMS_STRINGS: u64 = 5;
+
+#[test]
+fn verifying_into_claims_allocates_only_the_claims_strings() {
+    let verifier = Verifier::new(key(), validation()).unwrap();
+    let token = realistic_token();
+    let per = per_call(|| {
+        let claims = verifier.verify::<Claims>(&token).unwrap();
+        assert_eq!(claims.sub.as_deref(), Some("user-4f1c2a9e"));
+    });
+    assert_eq!(per, CLAIMS_STRINGS);
+}
+
+#[test]
+fn verifying_into_claims_that_own_nothing_allocates_nothing() {
+    let verifier = Verifier::new(key(), validation()).unwrap();
+    let token = realistic_token();
+    let per = per_call(|| {
+        verifier.verify::<Times>(&token).unwrap();
+    });
+    assert_eq!(per, 0);
+}
+
+fn inner() -> impl Service<Request<()>, Response = Response<()>, Error = Infallible> + Clone {
+    tower::service_fn(|request: Request<()>| async move {
+        assert!(request.extensions().get::<Claims>().is_some());
+        Ok::<_, Infallible>(Response::new(()))
+    })
+}
+
+fn call<S>(service: &mut S, request: Request<()>)
+where
+    S: Service<Request<()>, Response = Response<ResponseBody<()>>, Error = Infallible>,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(service.poll_ready(&mut cx).is_ready());
+    let future = pin!(service.call(request));
+    match future.poll(&mut cx) {
+        Poll::Ready(Ok(response)) => assert!(response.status().is_success()),
+        _ => panic!("the service did not answer at once"),
+    }
+}
+
+/// Allocations per request through the service; the requests are built before counting.
+fn per_request<S>(service: &mut S, token: &str) -> u64
+where
+    S: Service<Request<()>, Response = Response<ResponseBody<()>>, Error = Infallible>,
+{
+    let header = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+    let mut requests: Vec<Request<()>> = (0..=N)
+        .map(|_| {
+            Request::builder()
+                .header(AUTHORIZATION, header.clone())
+                .body(())
+                .unwrap()
+        })
+        .collect();
+    let mut requests = requests.drain(..);
+    call(service, requests.next().unwrap());
+    let before = ALLOCATIONS.with(Cell::get);
+    for request in requests.by_ref() {
+        call(service, request);
+    }
+    let total = ALLOCATIONS.with(Cell::get) - before;
+    assert_eq!(total % N, 0, "{total} allocations over {N} requests");
+    total / N
+}
+
+/// What putting the claims into a request's (empty) extensions costs: the map's box, its
+/// table, and the boxed value.
+const EXTENSIONS: u64 = 3;
+
+#[test]
+fn the_service_allocates_only_the_claims_and_their_extensions_slot() {
+    let layer = JwtAuthLayer::new(key()).with_validation(validation());
+    let mut service = layer.layer(inner());
+    let per = per_request(&mut service, &realistic_token());
+    assert_eq!(per, CLAIMS_STRINGS + EXTENSIONS);
+}
+
+#[test]
+fn a_ready_revocation_hook_adds_no_allocation() {
+    let layer = JwtAuthLayer::new(key())
+        .with_validation(validation())
+        .revocation(InMemoryDenylist::new());
+    let mut service = layer.layer(inner());
+    let per = per_request(&mut service, &realistic_token());
+    assert_eq!(per, CLAIMS_STRINGS + EXTENSIONS);
+}
+
+#[test]
+fn a_cache_hit_allocates_only_the_claims_strings() {
+    // The first call (the warm-up) verifies and inserts; every counted call is a hit.
+    let verifier = Verifier::new(es256_key(), validation())
+        .unwrap()
+        .cache_verified_tokens(64);
+    let token = es256_token();
+    let per = per_call(|| {
+        verifier.verify::<Claims>(&token).unwrap();
+    });
+    assert_eq!(per, CLAIMS_STRINGS);
+    let per = per_call(|| {
+        verifier.verify::<Times>(&token).unwrap();
+    });
+    assert_eq!(per, 0);
+}
+
+#[test]
+fn a_cache_hit_through_the_service_allocates_only_the_claims_and_their_slot() {
+    let layer = JwtAuthLayer::new(es256_key())
+        .with_validation(validation())
+        .cache_verified_tokens(64);
+    let mut service = layer.layer(inner());
+    let per = per_request(&mut service, &es256_token());
+    assert_eq!(per, CLAIMS_STRINGS + EXTENSIONS);
+}
+
+#[test]
+fn a_cache_miss_adds_the_entry_and_its_copy_of_the_token() {
+    let verifier = Verifier::new(es256_key(), validation())
+        .unwrap()
+        .cache_verified_tokens(64);
+    let token = es256_token();
+    // Warm up the thread's allocator state and the verifier's statics with another verifier.
+    let warm = Verifier::new(es256_key(), validation()).unwrap();
+    warm.verify::<Times>(&token).unwrap();
+    let before = ALLOCATIONS.with(Cell::get);
+    verifier.verify::<Times>(&token).unwrap();
+    assert_eq!(ALLOCATIONS.with(Cell::get) - before, 2);
+}
