@@ -1,0 +1,15 @@
+-- GET with `Authorization: Bearer $TOKEN`; prints one RESULT line (latencies in µs).
+local token = os.getenv("TOKEN")
+if token and token ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. token
+end
+
+function done(summary, latency, requests)
+  local secs = summary.duration / 1e6
+  io.write(string.format(
+    "RESULT requests=%d duration_s=%.3f rps=%.1f p50_us=%.0f p90_us=%.0f p99_us=%.0f max_us=%.0f non2xx=%d sockerr=%d\n",
+    summary.requests, secs, summary.requests / secs,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
