@@ -1111,6 +1111,41 @@ macro_rules! refuse {
     };
 }
 
+/// The compound `deserialize_*` methods, refused as [`refuse!`] does the simple ones.
+macro_rules! refuse_compound {
+    () => {
+        fn deserialize_unit_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            visitor: V,
+        ) -> Result<V::Value, E> {
+            Err(E::invalid_type(self.unexpected(), &visitor))
+        }
+
+        fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value, E> {
+            Err(E::invalid_type(self.unexpected(), &visitor))
+        }
+
+        fn deserialize_tuple_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            _: usize,
+            visitor: V,
+        ) -> Result<V::Value, E> {
+            Err(E::invalid_type(self.unexpected(), &visitor))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            _: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, E> {
+            Err(E::invalid_type(self.unexpected(), &visitor))
+        }
+    };
+}
+
 impl<'de, E: de::Error> Deserializer<'de> for NumberDe<E> {
     type Error = E;
 
@@ -1148,35 +1183,7 @@ impl<'de, E: de::Error> Deserializer<'de> for NumberDe<E> {
         deserialize_identifier
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, E> {
-        Err(E::invalid_type(self.unexpected(), &visitor))
-    }
-
-    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value, E> {
-        Err(E::invalid_type(self.unexpected(), &visitor))
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: usize,
-        visitor: V,
-    ) -> Result<V::Value, E> {
-        Err(E::invalid_type(self.unexpected(), &visitor))
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, E> {
-        Err(E::invalid_type(self.unexpected(), &visitor))
-    }
+    refuse_compound!();
 
     fn deserialize_enum<V: Visitor<'de>>(
         self,
@@ -1258,35 +1265,7 @@ impl<'de, E: de::Error> Deserializer<'de> for StrDe<'_, 'de, E> {
         deserialize_map
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, E> {
-        Err(E::invalid_type(self.unexpected(), &visitor))
-    }
-
-    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value, E> {
-        Err(E::invalid_type(self.unexpected(), &visitor))
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: usize,
-        visitor: V,
-    ) -> Result<V::Value, E> {
-        Err(E::invalid_type(self.unexpected(), &visitor))
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, E> {
-        Err(E::invalid_type(self.unexpected(), &visitor))
-    }
+    refuse_compound!();
 }
 
 /// `aud`: passed through to the application, each string compared as it goes by; anything
