@@ -12,6 +12,7 @@
 mod demo;
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use demo::{Demo, env};
@@ -39,11 +40,11 @@ fn text(status: StatusCode, body: String) -> Response<Body> {
     response
 }
 
-/// Answers the verified claims (the layer put them in the request's extensions).
+/// Answers the verified claims (the layer put them in the request's extensions, as an `Arc`).
 async fn me(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let claims = request
         .extensions()
-        .get::<Claims>()
+        .get::<Arc<Claims>>()
         .cloned()
         .unwrap_or_default();
     let mut response = Response::new(Full::new(Bytes::from(

@@ -1,7 +1,8 @@
 //! axum extractors (feature `axum`).
 
 use std::fmt;
-use std::ops::{Deref, DerefMut};
+use std::ops::Deref;
+use std::sync::Arc;
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
@@ -14,8 +15,18 @@ use crate::rejection::DefaultRejection;
 ///
 /// `C` must be the layer's claims type (by default [`crate::Claims`]). Take
 /// `Option<Claims<C>>` behind an [optional](crate::JwtAuthLayer::optional) layer.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Claims<C = crate::Claims>(pub C);
+///
+/// The claims are shared, not copied: the layer puts an `Arc<C>` in the request's extensions
+/// and this extractor clones the `Arc`. It derefs to `C`; [`Arc::unwrap_or_clone`] gives an
+/// owned `C` when one is needed.
+#[derive(Debug, PartialEq)]
+pub struct Claims<C = crate::Claims>(pub Arc<C>);
+
+impl<C> Clone for Claims<C> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
 
 impl<C> Deref for Claims<C> {
     type Target = C;
@@ -25,15 +36,9 @@ impl<C> Deref for Claims<C> {
     }
 }
 
-impl<C> DerefMut for Claims<C> {
-    fn deref_mut(&mut self) -> &mut C {
-        &mut self.0
-    }
-}
-
 impl<S, C> FromRequestParts<S> for Claims<C>
 where
-    C: Clone + Send + Sync + 'static,
+    C: Send + Sync + 'static,
     S: Send + Sync,
 {
     type Rejection = MissingClaims;
@@ -41,7 +46,7 @@ where
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
-            .get::<C>()
+            .get::<Arc<C>>()
             .cloned()
             .map(Claims)
             .ok_or(MissingClaims { _private: () })
@@ -50,7 +55,7 @@ where
 
 impl<S, C> OptionalFromRequestParts<S> for Claims<C>
 where
-    C: Clone + Send + Sync + 'static,
+    C: Send + Sync + 'static,
     S: Send + Sync,
 {
     type Rejection = std::convert::Infallible;
@@ -59,7 +64,7 @@ where
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<C>().cloned().map(Claims))
+        Ok(parts.extensions.get::<Arc<C>>().cloned().map(Claims))
     }
 }
 

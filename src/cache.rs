@@ -2,13 +2,14 @@
 //! set. Opt-in, through [`Verifier::cache_verified_tokens`](crate::Verifier::cache_verified_tokens)
 //! or [`JwtAuthLayer::cache_verified_tokens`](crate::JwtAuthLayer::cache_verified_tokens).
 //!
-//! What a hit skips, and nothing else: decoding and parsing the header, choosing the key, and
-//! the signature. Those depend only on the token's bytes, the key set and the validation rules,
-//! and the cache is keyed on all three (the whole token, compared byte for byte; the key set's
-//! identity; and it is emptied when the rules change). The payload is decoded and every claims
-//! rule runs again on each hit (`exp`, `nbf`, `iss`, `aud`, required claims, scopes), the
-//! revocation hook is called again, and the claims type is deserialized again: a hit returns
-//! fresh claims, and a token that expired or was revoked since it was cached is refused.
+//! What a hit skips: decoding and parsing, choosing the key, the signature, and the claims rules
+//! that depend only on the token's bytes and the rules (`iss`, `aud`, `typ`, required claims,
+//! scopes), all of which depend only on the token, the key set and the validation rules; the
+//! cache is keyed on all three (the whole token, compared byte for byte; the key set's identity;
+//! and it is emptied when the rules change). An entry keeps the claims as first deserialized
+//! (shared as an `Arc`) and the facts to check again on every hit: `exp` and `nbf` against the
+//! clock, and what the revocation hook is asked. A token that expired or was revoked since it
+//! was cached is refused.
 //!
 //! Design:
 //!
@@ -24,11 +25,13 @@
 //! - Tokens are compared in constant time (for their length, which is public), so response
 //!   times do not tell how much of a guess matches a cached token.
 
+use std::any::Any;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwapOption;
+use arc_swap::Guard;
 
 /// Tokens longer than this are never cached; it bounds an entry's size.
 pub(crate) const MAX_CACHED_TOKEN: usize = 8 * 1024;
@@ -36,13 +39,58 @@ pub(crate) const MAX_CACHED_TOKEN: usize = 8 * 1024;
 /// The bytes of a token the slot choice hashes: its end, where the signature is.
 const HASHED_SUFFIX: usize = 64;
 
-struct Entry {
+pub(crate) struct Entry {
     hash: u64,
     /// The key set the signature verified under.
     key_set: u64,
     /// Hit since the last eviction in its slots.
     used: AtomicBool,
     token: Box<str>,
+    /// What the claims rules concluded, once a shared-claims check has run on this token.
+    verdict: OnceLock<Verdict>,
+}
+
+impl Entry {
+    /// What the claims rules concluded about this token, if recorded.
+    pub(crate) fn verdict(&self) -> Option<&Verdict> {
+        self.verdict.get()
+    }
+
+    /// Records what the claims rules concluded (the first record stays).
+    pub(crate) fn record(&self, verdict: Verdict) {
+        let _ = self.verdict.set(verdict);
+    }
+}
+
+/// What the claims rules concluded about a cached token, under the rules the cache lives with.
+///
+/// The time-independent rules (`iss`, `aud`, `typ`, required claims, scopes) depend only on the
+/// token's bytes and the rules, so their outcome is kept. What can change while the entry lives
+/// is kept as facts to check again: `exp` and `nbf` against the clock, and what the revocation
+/// hook is asked.
+pub(crate) struct Verdict {
+    /// The deserialized claims, shared with every request the token comes with (an `Arc<C>`).
+    pub(crate) claims: Arc<dyn Any + Send + Sync>,
+    pub(crate) exp: Option<i64>,
+    pub(crate) nbf: Option<i64>,
+    pub(crate) iat: Option<i64>,
+    pub(crate) iss: Option<Box<str>>,
+    pub(crate) sub: Option<Box<str>>,
+    pub(crate) jti: Option<Box<str>>,
+    /// The token grants every scope the rules require.
+    pub(crate) scope_ok: bool,
+}
+
+/// A cache hit: the entry, held for as long as the request needs it.
+pub(crate) struct Hit(Guard<Option<Arc<Entry>>>);
+
+impl std::ops::Deref for Hit {
+    type Target = Entry;
+
+    fn deref(&self) -> &Entry {
+        // `lookup` only makes a `Hit` of an occupied slot.
+        self.0.as_deref().expect("a hit holds an entry")
+    }
 }
 
 /// A bounded, lock-free set of verified tokens; see the module docs.
@@ -108,7 +156,13 @@ impl TokenCache {
     }
 
     /// Whether `token` verified under the key set `key_set`.
+    #[cfg(test)]
     pub(crate) fn contains(&self, token: &str, key_set: u64) -> bool {
+        self.lookup(token, key_set).is_some()
+    }
+
+    /// The entry of `token`, if its signature verified under the key set `key_set`.
+    pub(crate) fn lookup(&self, token: &str, key_set: u64) -> Option<Hit> {
         self.follow(key_set);
         let hash = self.hash(token);
         for slot in self.slots(hash) {
@@ -120,20 +174,21 @@ impl TokenCache {
             if entry.key_set != key_set {
                 // Verified under another key set: never a hit.
                 let _ = slot.compare_and_swap(&guard, None);
-                return false;
+                return None;
             }
             if !entry.used.load(Ordering::Relaxed) {
                 entry.used.store(true, Ordering::Relaxed);
             }
             #[cfg(test)]
             self.hits.fetch_add(1, Ordering::Relaxed);
-            return true;
+            return Some(Hit(guard));
         }
-        false
+        None
     }
 
-    /// Records that `token`'s signature verified under the key set `key_set`.
-    pub(crate) fn insert(&self, token: &str, key_set: u64) {
+    /// Records that `token`'s signature verified under the key set `key_set`, with what the
+    /// claims rules concluded if the caller keeps that.
+    pub(crate) fn insert(&self, token: &str, key_set: u64, verdict: Option<Verdict>) {
         if token.len() > MAX_CACHED_TOKEN {
             return;
         }
@@ -144,7 +199,12 @@ impl TokenCache {
             let (first, second) = (a.load(), b.load());
             let present = |e: &Entry| e.hash == hash && same(e.token.as_bytes(), token.as_bytes());
             match (first.as_deref(), second.as_deref()) {
-                (Some(x), _) | (_, Some(x)) if present(x) && x.key_set == key_set => return,
+                (Some(x), _) | (_, Some(x)) if present(x) && x.key_set == key_set => {
+                    if let Some(verdict) = verdict {
+                        x.record(verdict);
+                    }
+                    return;
+                }
                 (None, _) => a,
                 (_, None) => b,
                 (Some(x), _) if x.key_set != key_set => a,
@@ -167,6 +227,7 @@ impl TokenCache {
             key_set,
             used: AtomicBool::new(false),
             token: token.into(),
+            verdict: verdict.map_or_else(OnceLock::new, OnceLock::from),
         })));
     }
 
@@ -208,7 +269,7 @@ mod tests {
     fn a_token_hits_only_under_the_key_set_it_verified_under() {
         let cache = TokenCache::new(8);
         assert!(!cache.contains(&token(1), 1));
-        cache.insert(&token(1), 1);
+        cache.insert(&token(1), 1, None);
         assert!(cache.contains(&token(1), 1));
         assert!(!cache.contains(&token(2), 1));
         // A byte more or less is another token.
@@ -225,7 +286,7 @@ mod tests {
         for capacity in [1, 2, 3, 16, 100] {
             let cache = TokenCache::new(capacity);
             for i in 0..capacity * 10 {
-                cache.insert(&token(i), 7);
+                cache.insert(&token(i), 7, None);
                 assert!(cache.len() <= capacity);
             }
             assert!(cache.len() <= capacity);
@@ -238,10 +299,10 @@ mod tests {
     fn a_hit_token_survives_the_next_eviction_of_its_slots() {
         // With two slots, every token may live in either.
         let cache = TokenCache::new(2);
-        cache.insert(&token(0), 1);
-        cache.insert(&token(1), 1);
+        cache.insert(&token(0), 1, None);
+        cache.insert(&token(1), 1, None);
         assert!(cache.contains(&token(0), 1));
-        cache.insert(&token(2), 1);
+        cache.insert(&token(2), 1, None);
         assert!(cache.contains(&token(0), 1));
         assert!(cache.contains(&token(2), 1));
         assert!(!cache.contains(&token(1), 1));
@@ -251,7 +312,7 @@ mod tests {
     fn oversized_tokens_are_not_cached() {
         let cache = TokenCache::new(4);
         let long = "a".repeat(MAX_CACHED_TOKEN + 1);
-        cache.insert(&long, 1);
+        cache.insert(&long, 1, None);
         assert!(!cache.contains(&long, 1));
         assert_eq!(cache.len(), 0);
     }

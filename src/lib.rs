@@ -3,7 +3,7 @@
 //!
 //! [`JwtAuthLayer`] reads `Authorization: Bearer <jwt>`, verifies the token against keys that
 //! were prepared (and checked for strength) once, and inserts the verified claims into the
-//! request's extensions. A request it refuses gets the response RFC 6750 asks for (or, for a gRPC
+//! request's extensions (as an `Arc<C>`, so that handlers share them rather than copy them). A request it refuses gets the response RFC 6750 asks for (or, for a gRPC
 //! call, a trailers-only `grpc-status`), never a panic and never a 500.
 //!
 //! ```

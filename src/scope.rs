@@ -145,9 +145,10 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let checked = self
-            .rules
-            .check(request.uri().path(), request.extensions().get::<C>());
+        let checked = self.rules.check(
+            request.uri().path(),
+            request.extensions().get::<Arc<C>>().map(Arc::as_ref),
+        );
         match checked {
             Ok(()) => ResponseFuture::inner(self.inner.call(request)),
             Err(error) => {

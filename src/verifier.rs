@@ -1,5 +1,6 @@
 //! The verifying core: token in, typed claims out. No framework types here.
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::algorithm::AlgorithmSet;
-use crate::cache::TokenCache;
+use crate::cache::{TokenCache, Verdict};
 use crate::claims::grants_all;
 use crate::error::{AuthError, ConfigError, ErrorKind};
 use crate::json::{self, AudienceMatch, RegisteredClaims};
@@ -66,25 +67,31 @@ impl Verifier {
         }
     }
 
-    /// Remembers up to `capacity` tokens whose signature verified, so that the same token,
-    /// presented again, skips the signature check (off by default; `0` turns it off).
+    /// Remembers up to `capacity` tokens that passed every check, so that the same token,
+    /// presented again, is not verified again (off by default; `0` turns it off).
     ///
     /// Meant above all for asymmetric keys (RS\*, PS\*, ES\*, EdDSA), whose signature check
     /// costs tens to hundreds of microseconds while a client typically sends the same access
-    /// token on every request of its lifetime: a hit brings an ES256 token (about 150 µs with
-    /// the pure-Rust backend) below the cost of verifying an HS256 one (about 1 µs). It pays
-    /// for shared secrets too, less: a hit on an HS256 token costs about a third less than
-    /// verifying it, while a token seen only once pays for a lookup and an insertion. Measure
-    /// with your traffic (`cargo bench --bench verify` shows both) before turning it on there.
+    /// token on every request of its lifetime: a hit costs well under a microsecond whatever
+    /// the algorithm. It pays for shared secrets too: a hit through
+    /// [`JwtAuthLayer`](crate::JwtAuthLayer) costs about half of verifying an HS256 token, while
+    /// a token seen only once pays for a lookup and an insertion. `cargo bench --bench verify`
+    /// shows both.
     ///
     /// # What a hit skips, and what it never skips
     ///
-    /// A hit skips decoding and parsing the header, choosing the key and checking the
-    /// signature: what depends only on the token's bytes, the key set and these rules. Nothing
-    /// else. The payload is decoded and every claims rule runs again on each request (`exp` and
-    /// `nbf` against the clock, `iss`, `aud`, required claims and scopes), the revocation hook
-    /// is called again, and the claims type is deserialized anew from the payload. A cached
-    /// token that has since expired or been revoked is refused like any other.
+    /// On a hit, [`verify_shared`](Self::verify_shared) and the layer skip what depends only on
+    /// the token's bytes, the key set and these rules: decoding, parsing, choosing the key, the
+    /// signature, and the rules on `iss`, `aud`, `typ`, required claims and scopes (their
+    /// outcome is kept with the entry, and a token refused for its scopes is refused again).
+    /// The claims are deserialized once and shared (`Arc<C>`) by every request the token comes
+    /// with. What can change while a token is cached is checked on every request: `exp` and
+    /// `nbf` against the clock, and the revocation hook, which is asked about the token again
+    /// (with its `iss`, `sub`, `jti`, `exp` and `iat`, kept with the entry). A cached token
+    /// that has since expired or been revoked is refused like any other.
+    ///
+    /// [`verify`](Self::verify), which returns owned claims, skips only the signature check on a
+    /// hit and runs every claims rule again on a fresh copy.
     ///
     /// # Why it is safe
     ///
@@ -100,15 +107,18 @@ impl Verifier {
     ///   more, against the new set, and the first request that uses the new set empties the
     ///   cache. A token whose key left the set is refused as if it had never been cached.
     /// - Changing the validation rules (through [`JwtAuthLayer`](crate::JwtAuthLayer)'s
-    ///   builders) starts from an empty cache.
+    ///   builders) starts from an empty cache, so a kept outcome is always the current rules'.
+    /// - The claims handed out on a hit are the ones deserialized from this very token, shared
+    ///   read-only; a check for another claims type deserializes its own.
     /// - It takes no lock: slots are swapped atomically, and nothing waits on I/O.
     ///
     /// # What it costs
     ///
-    /// Memory: at most `capacity` tokens of at most 8 KiB each (longer tokens are not cached),
-    /// plus about 80 bytes per entry; with 300-byte tokens, 10 000 entries take about 4 MB.
+    /// Memory: at most `capacity` entries, each a token of at most 8 KiB (longer tokens are not
+    /// cached), its deserialized claims and about 150 bytes of bookkeeping; with 400-byte
+    /// tokens and [`Claims`](crate::Claims), 10 000 entries take about 10 MB.
     /// Time: a lookup (a keyed hash of the token's last 64 bytes and a comparison) on every
-    /// request, and two allocations when a token is inserted. Eviction is bounded: a token may
+    /// request, and six allocations when a token is inserted. Eviction is bounded: a token may
     /// live in one of two slots, and a new token replaces an entry not hit since the last
     /// eviction there (second chance). Clones of this verifier share the cache.
     #[must_use]
@@ -187,28 +197,25 @@ impl Verifier {
         // What the checks produce is written here rather than returned through every layer
         // below: a claims type is a few hundred bytes, which each layer would copy. The layers
         // return a bare `ErrorKind`, small enough to travel in registers.
-        let mut out = Outcome {
-            claims: None,
-            scope_error: None,
-            pending: None,
-        };
+        let mut out = Outcome::new();
         self.keys.with_current(|keys| {
             if let Some(cache) = &self.cache
-                && cache.contains(token, keys.id())
+                && cache.lookup(token, keys.id()).is_some()
             {
                 // Verified before under this key set and these rules: only the claims again.
                 let compact = jws::Compact::split(token)?;
                 return jws::with_payload(compact.payload, |payload| {
-                    self.check_claims(payload, revocation, &mut out)
+                    self.check_claims(payload, revocation, &mut out, false)
+                        .map(drop)
                 });
             }
             jws::verify(token, keys, self.allowed(keys), |verified, payload| {
                 if !self.validation.type_matches(verified.header.typ.as_deref()) {
                     return Err(ErrorKind::InvalidType);
                 }
-                self.check_claims(payload, revocation, &mut out)?;
+                self.check_claims(payload, revocation, &mut out, false)?;
                 if let Some(cache) = &self.cache {
-                    cache.insert(token, keys.id());
+                    cache.insert(token, keys.id(), None);
                 }
                 Ok(())
             })
@@ -220,13 +227,123 @@ impl Verifier {
         })
     }
 
-    /// Every claims rule, then the revocation hook, on a verified payload.
+    /// Verifies `token` and returns its claims behind an `Arc`, shared with the
+    /// [verified-token cache](Self::cache_verified_tokens) when it is on. Runs every rule but
+    /// the revocation hook.
+    ///
+    /// With the cache on, this is the cheapest way to verify a repeated token: a hit re-checks
+    /// `exp` and `nbf` against the clock and hands out the claims deserialized when the token
+    /// was first verified, without decoding or parsing anything (see
+    /// [`cache_verified_tokens`](Self::cache_verified_tokens)). It is what
+    /// [`JwtAuthLayer`](crate::JwtAuthLayer) uses.
+    ///
+    /// # Errors
+    ///
+    /// As [`Verifier::verify`].
+    pub fn verify_shared<C>(&self, token: &str) -> Result<Arc<C>, AuthError>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let checked = self.check_shared::<C>(token, None)?;
+        match checked.scope_error {
+            Some(err) => Err(err),
+            None => Ok(checked.claims),
+        }
+    }
+
+    /// [`Verifier::check`], with the claims behind an `Arc` that a cache entry shares.
+    pub(crate) fn check_shared<C>(
+        &self,
+        token: &str,
+        revocation: Option<&dyn Revocation>,
+    ) -> Result<Checked<Arc<C>>, AuthError>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let Some(cache) = &self.cache else {
+            let checked = self.check::<C>(token, revocation)?;
+            return Ok(Checked {
+                claims: Arc::new(checked.claims),
+                scope_error: checked.scope_error,
+                pending: checked.pending,
+            });
+        };
+        let mut out = Outcome::new();
+        let claims = self.keys.with_current(|keys| {
+            let key_set = keys.id();
+            if let Some(hit) = cache.lookup(token, key_set) {
+                if let Some(verdict) = hit.verdict()
+                    && let Ok(claims) = Arc::clone(&verdict.claims).downcast::<C>()
+                {
+                    // Every rule but the clock and the revocation hook concluded already.
+                    self.recheck(verdict, revocation, &mut out)?;
+                    return Ok(claims);
+                }
+                // Cached by a check that kept no verdict, or for another claims type.
+                let compact = jws::Compact::split(token)?;
+                return jws::with_payload(compact.payload, |payload| {
+                    let facts = self.check_claims(payload, revocation, &mut out, true)?;
+                    let claims = Arc::new(out.claims.take().ok_or(ErrorKind::InvalidClaims)?);
+                    if hit.verdict().is_none()
+                        && let Some(facts) = facts
+                    {
+                        hit.record(facts.into_verdict(Arc::clone(&claims) as _));
+                    }
+                    Ok(claims)
+                });
+            }
+            jws::verify(token, keys, self.allowed(keys), |verified, payload| {
+                if !self.validation.type_matches(verified.header.typ.as_deref()) {
+                    return Err(ErrorKind::InvalidType);
+                }
+                let facts = self.check_claims(payload, revocation, &mut out, true)?;
+                let claims = Arc::new(out.claims.take().ok_or(ErrorKind::InvalidClaims)?);
+                let verdict = facts.map(|facts| facts.into_verdict(Arc::clone(&claims) as _));
+                cache.insert(token, key_set, verdict);
+                Ok(claims)
+            })
+        })?;
+        Ok(Checked {
+            claims,
+            scope_error: out.scope_error,
+            pending: out.pending,
+        })
+    }
+
+    /// On a cache hit with a verdict: the clock, the recorded scope outcome and the hook.
+    fn recheck<C>(
+        &self,
+        verdict: &Verdict,
+        revocation: Option<&dyn Revocation>,
+        out: &mut Outcome<C>,
+    ) -> Result<(), ErrorKind> {
+        let v = &*self.validation;
+        validate_time(v, verdict.exp, verdict.nbf)?;
+        if !verdict.scope_ok {
+            out.scope_error = Some(AuthError::insufficient_scope(v.scopes.join(" ").into()));
+        }
+        if let Some(hook) = revocation {
+            let info = TokenInfo {
+                issuer: verdict.iss.as_deref(),
+                subject: verdict.sub.as_deref(),
+                jwt_id: verdict.jti.as_deref(),
+                expires_at: verdict.exp,
+                issued_at: verdict.iat,
+            };
+            ask(hook, &info, out)?;
+        }
+        Ok(())
+    }
+
+    /// Every claims rule, then the revocation hook, on a verified payload. With `keep`, also
+    /// returns the facts a cache entry keeps about them.
     fn check_claims<C: DeserializeOwned>(
         &self,
         payload: &[u8],
         revocation: Option<&dyn Revocation>,
         out: &mut Outcome<C>,
-    ) -> Result<(), ErrorKind> {
+        keep: bool,
+    ) -> Result<Option<Facts>, ErrorKind> {
         let v = &*self.validation;
         let mut registered = RegisteredClaims::empty();
         match json::read_claims::<C>(payload, &v.audiences, &mut registered) {
@@ -243,8 +360,9 @@ impl Verifier {
                     Some(serde_json::from_slice(payload).map_err(|_| ErrorKind::InvalidClaims)?);
             }
         }
-        if !v.scopes.is_empty() && !grants_all(registered.scope.as_deref().unwrap_or(""), &v.scopes)
-        {
+        let scope_ok =
+            v.scopes.is_empty() || grants_all(registered.scope.as_deref().unwrap_or(""), &v.scopes);
+        if !scope_ok {
             out.scope_error = Some(AuthError::insufficient_scope(v.scopes.join(" ").into()));
         }
         if let Some(hook) = revocation {
@@ -255,12 +373,58 @@ impl Verifier {
                 expires_at: registered.exp,
                 issued_at: registered.iat,
             };
-            match hook.check(&info) {
-                RevocationCheck::Ready(answer) => revocation_kind(answer)?,
-                RevocationCheck::Pending(fut) => out.pending = Some(fut),
-            }
+            ask(hook, &info, out)?;
         }
-        Ok(())
+        Ok(keep.then(|| Facts {
+            exp: registered.exp,
+            nbf: registered.nbf,
+            iat: registered.iat,
+            iss: registered.iss.as_deref().map(Box::from),
+            sub: registered.sub.as_deref().map(Box::from),
+            jti: registered.jti.as_deref().map(Box::from),
+            scope_ok,
+        }))
+    }
+}
+
+/// Asks the revocation hook about a token; a pending answer is left in `out`.
+fn ask<C>(
+    hook: &dyn Revocation,
+    info: &TokenInfo<'_>,
+    out: &mut Outcome<C>,
+) -> Result<(), ErrorKind> {
+    match hook.check(info) {
+        RevocationCheck::Ready(answer) => revocation_kind(answer),
+        RevocationCheck::Pending(fut) => {
+            out.pending = Some(fut);
+            Ok(())
+        }
+    }
+}
+
+/// What a cache entry keeps about a token's registered claims: a [`Verdict`] without the claims.
+struct Facts {
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    iat: Option<i64>,
+    iss: Option<Box<str>>,
+    sub: Option<Box<str>>,
+    jti: Option<Box<str>>,
+    scope_ok: bool,
+}
+
+impl Facts {
+    fn into_verdict(self, claims: Arc<dyn Any + Send + Sync>) -> Verdict {
+        Verdict {
+            claims,
+            exp: self.exp,
+            nbf: self.nbf,
+            iat: self.iat,
+            iss: self.iss,
+            sub: self.sub,
+            jti: self.jti,
+            scope_ok: self.scope_ok,
+        }
     }
 }
 
@@ -269,6 +433,16 @@ struct Outcome<C> {
     claims: Option<C>,
     scope_error: Option<AuthError>,
     pending: Option<PendingRevocation>,
+}
+
+impl<C> Outcome<C> {
+    fn new() -> Self {
+        Self {
+            claims: None,
+            scope_error: None,
+            pending: None,
+        }
+    }
 }
 
 /// Turns the hook's answer into the reason for a rejection, if any.
@@ -288,18 +462,24 @@ pub(crate) fn revocation_outcome(answer: Result<bool, BoxError>) -> Result<(), A
     revocation_kind(answer).map_err(AuthError::from)
 }
 
-fn validate(v: &Validation, claims: &RegisteredClaims<'_>) -> Result<(), ErrorKind> {
+/// The rules that depend on the clock: `exp` (required unless configured otherwise) and `nbf`.
+fn validate_time(v: &Validation, exp: Option<i64>, nbf: Option<i64>) -> Result<(), ErrorKind> {
     let now = v.now();
-    match claims.exp {
+    match exp {
         Some(exp) if now >= exp.saturating_add(v.leeway) => return Err(ErrorKind::Expired),
         None if v.require_exp => return Err(ErrorKind::MissingClaim("exp")),
         _ => {}
     }
-    if let Some(nbf) = claims.nbf
+    if let Some(nbf) = nbf
         && now.saturating_add(v.leeway) < nbf
     {
         return Err(ErrorKind::NotYetValid);
     }
+    Ok(())
+}
+
+fn validate(v: &Validation, claims: &RegisteredClaims<'_>) -> Result<(), ErrorKind> {
+    validate_time(v, claims.exp, claims.nbf)?;
     if !v.issuers.is_empty() {
         let iss = claims
             .iss
@@ -563,5 +743,143 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::InvalidType);
         assert_eq!(verifier.cache.as_ref().unwrap().capacity(), 16);
         assert_eq!(hits(&verifier), 0);
+    }
+
+    #[test]
+    fn a_shared_hit_rechecks_the_clock_and_shares_the_claims() {
+        let clock = Arc::new(AtomicI64::new(NOW));
+        let verifier = cached(&clock);
+        let token =
+            es256_token(&serde_json::json!({"sub": "ada", "exp": NOW + 100, "nbf": NOW - 10}));
+        let first = verifier.verify_shared::<Claims>(&token).unwrap();
+        let second = verifier.verify_shared::<Claims>(&token).unwrap();
+        assert_eq!(hits(&verifier), 1);
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "a hit shares the claims it kept"
+        );
+        clock.store(NOW + 100 + 61, Ordering::Relaxed);
+        let err = verifier.verify_shared::<Claims>(&token).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Expired);
+        clock.store(NOW - 10 - 61, Ordering::Relaxed);
+        let err = verifier.verify_shared::<Claims>(&token).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotYetValid);
+        clock.store(NOW, Ordering::Relaxed);
+        assert!(Arc::ptr_eq(
+            &verifier.verify_shared::<Claims>(&token).unwrap(),
+            &first
+        ));
+        assert_eq!(hits(&verifier), 4);
+    }
+
+    #[test]
+    fn a_shared_hit_asks_the_revocation_hook_with_the_kept_claims() {
+        let clock = Arc::new(AtomicI64::new(NOW));
+        let verifier = cached(&clock);
+        let token = es256_token(&serde_json::json!({
+            "iss": "https://issuer", "sub": "ada", "jti": "j1", "exp": NOW + 600, "iat": NOW
+        }));
+        let revoked = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let hook = {
+            let (revoked, seen) = (Arc::clone(&revoked), Arc::clone(&seen));
+            move |info: &TokenInfo<'_>| {
+                seen.lock().unwrap().push(format!(
+                    "{:?} {:?} {:?} {:?} {:?}",
+                    info.issuer, info.subject, info.jwt_id, info.expires_at, info.issued_at
+                ));
+                RevocationCheck::Ready(Ok(revoked.load(Ordering::Relaxed)))
+            }
+        };
+        for _ in 0..3 {
+            assert!(verifier.check_shared::<Claims>(&token, Some(&hook)).is_ok());
+        }
+        assert_eq!(hits(&verifier), 2);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 3);
+        let expected = format!(
+            "Some(\"https://issuer\") Some(\"ada\") Some(\"j1\") Some({}) Some({NOW})",
+            NOW + 600
+        );
+        assert!(seen.iter().all(|s| *s == expected), "{seen:?}");
+        revoked.store(true, Ordering::Relaxed);
+        let err = verifier
+            .check_shared::<Claims>(&token, Some(&hook))
+            .err()
+            .unwrap();
+        assert_eq!(err.kind(), ErrorKind::Revoked);
+    }
+
+    #[test]
+    fn a_shared_hit_keeps_the_scope_verdict() {
+        let clock = Arc::new(AtomicI64::new(NOW));
+        let clock2 = Arc::clone(&clock);
+        let validation = Validation::new()
+            .clock(move || clock2.load(Ordering::Relaxed))
+            .require_scopes("admin");
+        let verifier = Verifier::new(es256_key(), validation)
+            .unwrap()
+            .cache_verified_tokens(16);
+        let token = es256_token(&serde_json::json!({"exp": NOW + 600, "scope": "read"}));
+        for _ in 0..3 {
+            let err = verifier.verify_shared::<Claims>(&token).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InsufficientScope);
+        }
+        assert_eq!(hits(&verifier), 2);
+        let granted = es256_token(&serde_json::json!({"exp": NOW + 600, "scope": "read admin"}));
+        for _ in 0..2 {
+            verifier.verify_shared::<Claims>(&granted).unwrap();
+        }
+        assert_eq!(hits(&verifier), 3);
+    }
+
+    #[test]
+    fn shared_and_owned_checks_and_claims_types_mix() {
+        #[derive(serde::Deserialize)]
+        struct Sub {
+            sub: String,
+        }
+        let clock = Arc::new(AtomicI64::new(NOW));
+        let verifier = cached(&clock);
+        let token = es256_token(&claims(NOW + 600));
+        // Cached by an owned check: no verdict yet; the first shared hit records one.
+        let _: Claims = verifier.verify(&token).unwrap();
+        let first = verifier.verify_shared::<Claims>(&token).unwrap();
+        let second = verifier.verify_shared::<Claims>(&token).unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+        // Another claims type: deserialized from the payload, every rule run again.
+        assert_eq!(verifier.verify_shared::<Sub>(&token).unwrap().sub, "ada");
+        assert_eq!(verifier.verify::<Sub>(&token).unwrap().sub, "ada");
+        clock.store(NOW + 600 + 61, Ordering::Relaxed);
+        for err in [
+            verifier.verify_shared::<Sub>(&token).err(),
+            verifier.verify_shared::<Claims>(&token).err(),
+        ] {
+            assert_eq!(err.unwrap().kind(), ErrorKind::Expired);
+        }
+        assert_eq!(hits(&verifier), 6);
+    }
+
+    #[test]
+    fn a_shared_hit_never_outlives_its_key() {
+        let clock = Arc::new(AtomicI64::new(NOW));
+        let verifier = cached(&clock);
+        let token = es256_token(&claims(NOW + 600));
+        verifier.verify_shared::<Claims>(&token).unwrap();
+        verifier.verify_shared::<Claims>(&token).unwrap();
+        assert_eq!(hits(&verifier), 1);
+        let other = DecodingKey::from_ec_point(
+            Algorithm::ES256,
+            p256::SecretKey::from_slice(&[7; 32])
+                .unwrap()
+                .public_key()
+                .to_sec1_bytes()
+                .as_ref(),
+        )
+        .unwrap();
+        verifier.keys().replace(KeySet::from(other));
+        let err = verifier.verify_shared::<Claims>(&token).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidSignature);
+        assert_eq!(verifier.cache.as_ref().unwrap().len(), 0);
     }
 }

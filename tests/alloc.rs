@@ -3,7 +3,8 @@
 //! Counts are deterministic (no clocks involved): each test warms the path up once, then counts
 //! the allocations of N verifications made on its own thread and asserts the exact number per
 //! request. The request path should allocate nothing beyond the claims it returns (and, through
-//! the service, the extensions map that holds them).
+//! the service, the `Arc` and the extensions map that hold them); a cache hit through the
+//! service, nothing but the extensions map.
 
 mod support;
 
@@ -11,6 +12,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::convert::Infallible;
 use std::pin::pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use http::header::AUTHORIZATION;
@@ -154,7 +156,7 @@ fn verifying_into_claims_that_own_nothing_allocates_nothing() {
 
 fn inner() -> impl Service<Request<()>, Response = Response<()>, Error = Infallible> + Clone {
     tower::service_fn(|request: Request<()>| async move {
-        assert!(request.extensions().get::<Claims>().is_some());
+        assert!(request.extensions().get::<Arc<Claims>>().is_some());
         Ok::<_, Infallible>(Response::new(()))
     })
 }
@@ -197,16 +199,19 @@ where
     total / N
 }
 
-/// What putting the claims into a request's (empty) extensions costs: the map's box, its
+/// What putting the claims' `Arc` into a request's (empty) extensions costs: the map's box, its
 /// table, and the boxed value.
 const EXTENSIONS: u64 = 3;
+
+/// The `Arc` the layer shares the claims through.
+const SHARED: u64 = 1;
 
 #[test]
 fn the_service_allocates_only_the_claims_and_their_extensions_slot() {
     let layer = JwtAuthLayer::new(key()).with_validation(validation());
     let mut service = layer.layer(inner());
     let per = per_request(&mut service, &realistic_token());
-    assert_eq!(per, CLAIMS_STRINGS + EXTENSIONS);
+    assert_eq!(per, CLAIMS_STRINGS + SHARED + EXTENSIONS);
 }
 
 #[test]
@@ -216,7 +221,7 @@ fn a_ready_revocation_hook_adds_no_allocation() {
         .revocation(InMemoryDenylist::new());
     let mut service = layer.layer(inner());
     let per = per_request(&mut service, &realistic_token());
-    assert_eq!(per, CLAIMS_STRINGS + EXTENSIONS);
+    assert_eq!(per, CLAIMS_STRINGS + SHARED + EXTENSIONS);
 }
 
 #[test]
@@ -237,13 +242,36 @@ fn a_cache_hit_allocates_only_the_claims_strings() {
 }
 
 #[test]
-fn a_cache_hit_through_the_service_allocates_only_the_claims_and_their_slot() {
+fn a_shared_cache_hit_allocates_nothing() {
+    // The claims were deserialized once, when the token was verified; a hit shares them.
+    let verifier = Verifier::new(es256_key(), validation())
+        .unwrap()
+        .cache_verified_tokens(64);
+    let token = es256_token();
+    let first = verifier.verify_shared::<Claims>(&token).unwrap();
+    let per = per_call(|| {
+        let claims = verifier.verify_shared::<Claims>(&token).unwrap();
+        assert!(Arc::ptr_eq(&claims, &first));
+    });
+    assert_eq!(per, 0);
+}
+
+#[test]
+fn a_cache_hit_through_the_service_allocates_only_the_extensions_slot() {
     let layer = JwtAuthLayer::new(es256_key())
         .with_validation(validation())
         .cache_verified_tokens(64);
     let mut service = layer.layer(inner());
     let per = per_request(&mut service, &es256_token());
-    assert_eq!(per, CLAIMS_STRINGS + EXTENSIONS);
+    assert_eq!(per, EXTENSIONS);
+    // With a revocation hook that answers at once, too.
+    let layer = JwtAuthLayer::new(es256_key())
+        .with_validation(validation())
+        .cache_verified_tokens(64)
+        .revocation(InMemoryDenylist::new());
+    let mut service = layer.layer(inner());
+    let per = per_request(&mut service, &es256_token());
+    assert_eq!(per, EXTENSIONS);
 }
 
 #[test]
@@ -258,4 +286,19 @@ fn a_cache_miss_adds_the_entry_and_its_copy_of_the_token() {
     let before = ALLOCATIONS.with(Cell::get);
     verifier.verify::<Times>(&token).unwrap();
     assert_eq!(ALLOCATIONS.with(Cell::get) - before, 2);
+}
+
+#[test]
+fn a_shared_cache_miss_adds_the_entry_the_token_and_the_verdict() {
+    let verifier = Verifier::new(es256_key(), validation())
+        .unwrap()
+        .cache_verified_tokens(64);
+    let token = es256_token();
+    let warm = Verifier::new(es256_key(), validation()).unwrap();
+    warm.verify_shared::<Times>(&token).unwrap();
+    let before = ALLOCATIONS.with(Cell::get);
+    verifier.verify_shared::<Times>(&token).unwrap();
+    // The claims' `Arc`, the entry, its copy of the token, and the `iss`, `sub` and `jti` the
+    // revocation hook is asked about on every hit.
+    assert_eq!(ALLOCATIONS.with(Cell::get) - before, 1 + 2 + 3);
 }

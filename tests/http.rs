@@ -30,7 +30,7 @@ fn layer() -> JwtAuthLayer {
 }
 
 async fn me(ClaimsOf(claims): ClaimsOf) -> String {
-    claims.sub.unwrap_or_default()
+    claims.sub.clone().unwrap_or_default()
 }
 
 fn app(layer: JwtAuthLayer) -> Router {
@@ -783,7 +783,7 @@ async fn grpc_calls_get_trailers_only_statuses_never_a_bare_401() {
 #[tokio::test]
 async fn optional_mode_lets_anonymous_requests_through_but_not_bad_tokens() {
     async fn maybe(claims: Option<ClaimsOf>) -> String {
-        claims.map_or("anonymous".into(), |c| c.0.sub.unwrap_or_default())
+        claims.map_or("anonymous".into(), |c| c.sub.clone().unwrap_or_default())
     }
     let app = Router::new()
         .route("/me", get(maybe))
@@ -894,4 +894,58 @@ async fn custom_rejections_come_from_a_closure_and_keep_the_error_attached() {
 async fn the_realm_is_configurable() {
     let reply = call(app(layer().realm("billing")), &[]).await;
     assert_eq!(reply.challenge(), r#"Bearer realm="billing""#);
+}
+
+// --- The verified-token cache ------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_cached_token_is_still_refused_once_expired_revoked_or_short_of_scope() {
+    use std::sync::atomic::AtomicI64;
+    let clock = Arc::new(AtomicI64::new(now()));
+    let denylist = InMemoryDenylist::new();
+    // One layer (one cache) serving every request, with a clock the test moves.
+    let cached = {
+        let clock = Arc::clone(&clock);
+        layer()
+            .with_validation(
+                tower_jwt_auth::Validation::new().clock(move || clock.load(Ordering::SeqCst)),
+            )
+            .revocation(denylist.clone())
+            .cache_verified_tokens(16)
+    };
+    let server = app(cached.clone());
+    let t0 = clock.load(Ordering::SeqCst);
+    let t = hs256(&format!(
+        r#"{{"sub":"ada","iss":"i","jti":"j-1","exp":{}}}"#,
+        t0 + 100
+    ));
+    let bearer = format!("Bearer {t}");
+    for _ in 0..3 {
+        call(server.clone(), &[("authorization", &bearer)])
+            .await
+            .assert_ok("ada");
+    }
+    // Past `exp` and the leeway: refused although cached; back in time, served from it again.
+    clock.store(t0 + 100 + 61, Ordering::SeqCst);
+    call(server.clone(), &[("authorization", &bearer)])
+        .await
+        .assert_invalid_token(ErrorKind::Expired);
+    clock.store(t0, Ordering::SeqCst);
+    call(server.clone(), &[("authorization", &bearer)])
+        .await
+        .assert_ok("ada");
+    // Revoked after it was cached: refused on the next request.
+    denylist.revoke(Some("i"), "j-1", t0 + 100);
+    call(server.clone(), &[("authorization", &bearer)])
+        .await
+        .assert_invalid_token(ErrorKind::Revoked);
+    // A cached token short of the layer's scopes is refused each time, with the scope named.
+    let scoped = app(cached.require_scopes("admin"));
+    let reader = format!("Bearer {}", token(r#","scope":"read""#));
+    for _ in 0..2 {
+        assert_insufficient_scope(
+            &call(scoped.clone(), &[("authorization", &reader)]).await,
+            "admin",
+        );
+    }
 }

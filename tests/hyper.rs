@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -50,7 +51,7 @@ fn key() -> DecodingKey {
 
 /// The application: echoes the `sub` of the claims it finds in the request's extensions.
 async fn whoami(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let body = match request.extensions().get::<Claims>() {
+    let body = match request.extensions().get::<Arc<Claims>>() {
         Some(claims) => format!("hello {}", claims.sub.as_deref().unwrap_or("?")),
         None => "no claims".to_owned(),
     };

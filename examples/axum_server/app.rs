@@ -1,5 +1,7 @@
 //! The example application, shared by `main.rs` and the end-to-end tests (`tests/login.rs`).
 
+use std::sync::Arc;
+
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_jwt_auth::axum::Claims as Verified;
@@ -44,7 +46,7 @@ pub async fn router(config: Config) -> Result<Router, Error> {
     Ok(app)
 }
 
-async fn me(Verified(claims): Verified) -> Json<Claims> {
+async fn me(Verified(claims): Verified) -> Json<Arc<Claims>> {
     Json(claims)
 }
 

@@ -19,7 +19,12 @@ use crate::verifier::Verifier;
 /// [crate docs](crate) for an example.
 ///
 /// Verified claims of type `C` (by default [`Claims`]) are inserted into the request's
-/// extensions. Rejections are responses, never errors: the service's error type stays the inner
+/// extensions as an **`Arc<C>`**: read them with `request.extensions().get::<Arc<C>>()`, the
+/// [`axum::Claims`](crate::axum::Claims) extractor or
+/// [`tonic::RequestClaimsExt`](crate::tonic::RequestClaimsExt). Shared rather than owned, so that
+/// nothing copies them on the way to the handler, and so that the
+/// [verified-token cache](Self::cache_verified_tokens) can hand the same claims to every request
+/// a token comes with. Rejections are responses, never errors: the service's error type stays the inner
 /// service's.
 ///
 /// Cloning is cheap: the configuration sits behind an `Arc`.
@@ -64,7 +69,7 @@ impl<C, R> JwtAuthLayer<C, R> {
         self
     }
 
-    /// Deserializes verified claims into `C2` instead (any `DeserializeOwned + Clone` type).
+    /// Deserializes verified claims into `C2` instead (any `DeserializeOwned + Send + Sync` type).
     pub fn claims<C2>(self) -> JwtAuthLayer<C2, R> {
         JwtAuthLayer {
             config: self.config,

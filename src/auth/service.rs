@@ -42,7 +42,7 @@ impl<S, C, R> JwtAuth<S, C, R> {
 impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuth<S, C, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    C: DeserializeOwned + Clone + Send + Sync + 'static,
+    C: DeserializeOwned + Send + Sync + 'static,
     R: OnRejection,
 {
     type Response = Response<ResponseBody<ResBody>>;
@@ -71,7 +71,7 @@ where
             };
         let checked = config
             .verifier
-            .check::<C>(token, config.revocation.as_deref());
+            .check_shared::<C>(token, config.revocation.as_deref());
         match checked {
             Err(error) => {
                 ResponseFuture::rejected(rejection(&self.on_rejection, error, request.headers()))

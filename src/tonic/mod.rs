@@ -183,7 +183,7 @@ impl fmt::Debug for BearerToken {
 /// ```
 #[must_use]
 pub fn claims<C: Send + Sync + 'static>(request: &tonic::Request<impl Sized>) -> Option<&C> {
-    request.extensions().get::<C>()
+    request.extensions().get::<Arc<C>>().map(Arc::as_ref)
 }
 
 /// Reads verified claims from a [`tonic::Request`]; see [`claims`].
@@ -218,10 +218,10 @@ mod tests {
         let mut request = tonic::Request::new(());
         assert!(request.claims::<Claims>().is_none());
 
-        request.extensions_mut().insert(Claims {
+        request.extensions_mut().insert(Arc::new(Claims {
             sub: Some("ada".into()),
             ..Claims::default()
-        });
+        }));
         assert_eq!(
             request.claims::<Claims>().and_then(|c| c.sub.as_deref()),
             Some("ada")
