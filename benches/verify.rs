@@ -14,7 +14,12 @@
 //!   and polled once with a no-op waker: credential extraction, verification and the claims put
 //!   into the request's extensions.
 //! - `verifier_cached` / `service_cached`: the same with the verified-token cache on, the token
-//!   repeated (a hit on every iteration after the first).
+//!   repeated (a hit on every iteration after the first). `verifier_shared_cached`:
+//!   [`Verifier::verify_shared`] on a hit, the path the layer takes (the claims deserialized once
+//!   and shared).
+//! - `bare_service`: the same `service_fn` without the layer, called the same way (the request
+//!   built, moved in and dropped). `service − bare` is then what the layer itself adds to a
+//!   request, the figure to compare with the floor.
 //!
 //! Run with `cargo bench --bench verify`. After the measurements it prints every result as a
 //! ratio to its algorithm's floor, read back from criterion's own estimates of this run.
@@ -23,6 +28,7 @@ use std::convert::Infallible;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::pin::pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -252,12 +258,26 @@ where
     }
 }
 
+/// [`call`] for the inner service alone.
+fn call_bare<S>(service: &mut S, request: Request<()>) -> bool
+where
+    S: Service<Request<()>, Response = Response<bool>, Error = Infallible>,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(service.poll_ready(&mut cx).is_ready());
+    let future = pin!(service.call(request));
+    match future.poll(&mut cx) {
+        Poll::Ready(Ok(response)) => response.status().is_success(),
+        _ => false,
+    }
+}
+
 use std::future::Future as _;
 
 fn inner_service()
 -> impl Service<Request<()>, Response = Response<bool>, Error = Infallible> + Clone {
     tower::service_fn(|request: Request<()>| async move {
-        let authenticated = request.extensions().get::<Claims>().is_some();
+        let authenticated = request.extensions().get::<Arc<Claims>>().is_some();
         Ok::<_, Infallible>(Response::new(authenticated))
     })
 }
@@ -283,6 +303,7 @@ fn bench(c: &mut Criterion) {
         let layer = JwtAuthLayer::new(case.ours.clone()).with_validation(validation());
         let mut service = layer.layer(inner_service());
         let mut cached_service = layer.cache_verified_tokens(1024).layer(inner_service());
+        let mut bare_service = inner_service();
 
         // Every contender accepts the token before it is timed.
         assert!(floor(token, alg_name, &case.floor_verify).is_some());
@@ -290,6 +311,7 @@ fn bench(c: &mut Criterion) {
         verifier.verify::<Claims>(token).unwrap();
         verifier.verify::<SmallClaims>(token).unwrap();
         cached.verify::<Claims>(token).unwrap();
+        cached.verify_shared::<Claims>(token).unwrap();
         assert!(call(&mut service, request(&header)));
         assert!(call(&mut cached_service, request(&header)));
 
@@ -318,10 +340,20 @@ fn bench(c: &mut Criterion) {
         group.bench_function("verifier_cached", |b| {
             b.iter(|| cached.verify::<Claims>(black_box(token)));
         });
+        group.bench_function("verifier_shared_cached", |b| {
+            b.iter(|| cached.verify_shared::<Claims>(black_box(token)));
+        });
         group.bench_function("service_cached", |b| {
             b.iter_batched(
                 || request(&header),
                 |request| call(&mut cached_service, request),
+                BatchSize::SmallInput,
+            );
+        });
+        group.bench_function("bare_service", |b| {
+            b.iter_batched(
+                || request(&header),
+                |request| call_bare(&mut bare_service, request),
                 BatchSize::SmallInput,
             );
         });
@@ -372,26 +404,28 @@ const GROUPS: [&str; 4] = ["hs256", "rs256", "es256", "eddsa"];
 
 fn summary() {
     let Some(dir) = criterion_dir() else { return };
-    const ROWS: [&str; 7] = [
+    const ROWS: [&str; 9] = [
         "floor",
         "jsonwebtoken",
         "verifier",
         "verifier_custom",
         "service",
         "verifier_cached",
+        "verifier_shared_cached",
         "service_cached",
+        "bare_service",
     ];
     println!(
         "\nTime per token (criterion's median) and ratio to the same algorithm's floor in this \
          run,\nby median and by fastest sample:"
     );
-    print!("{:<16}", "");
+    print!("{:<24}", "");
     for group in GROUPS {
         print!("{group:>27}");
     }
     println!();
     for row in ROWS {
-        print!("{row:<16}");
+        print!("{row:<24}");
         for group in GROUPS {
             match (times_ns(&dir, group, row), times_ns(&dir, group, "floor")) {
                 (Some((median, best)), Some((floor_median, floor_best))) => print!(
@@ -399,6 +433,26 @@ fn summary() {
                     median,
                     median / floor_median,
                     best / floor_best
+                ),
+                _ => print!("{:>27}", "-"),
+            }
+        }
+        println!();
+    }
+    // What the layer adds to a request: the service path minus the same call without the layer.
+    for row in ["service", "service_cached"] {
+        print!("{:<24}", format!("{row} - bare"));
+        for group in GROUPS {
+            match (
+                times_ns(&dir, group, row),
+                times_ns(&dir, group, "bare_service"),
+                times_ns(&dir, group, "floor"),
+            ) {
+                (Some(with), Some(bare), Some(floor)) => print!(
+                    "{:>11.0} ns {:>5.2}x {:>5.2}x",
+                    with.0 - bare.0,
+                    (with.0 - bare.0) / floor.0,
+                    (with.1 - bare.1) / floor.1
                 ),
                 _ => print!("{:>27}", "-"),
             }
