@@ -77,7 +77,7 @@ async fn router<H: PasswordHashing>(hasher: H, password: String) -> Result<Route
     let protected = Router::new()
         .route(
             "/me",
-            get(|Verified(claims): Verified| async move { Json::<Claims>(claims) }),
+            get(|Verified(claims): Verified| async move { Json::<std::sync::Arc<Claims>>(claims) }),
         )
         .layer(issuer.layer());
     Ok(Router::new()
