@@ -36,8 +36,11 @@ use arc_swap::Guard;
 /// Tokens longer than this are never cached; it bounds an entry's size.
 pub(crate) const MAX_CACHED_TOKEN: usize = 8 * 1024;
 
-/// The bytes of a token the slot choice hashes: its end, where the signature is.
-const HASHED_SUFFIX: usize = 64;
+/// The bytes of a token the slot choice hashes (with its length): its end, where the
+/// signature is. 16 base64url characters carry 96 bits of the signature, which no two tokens
+/// the issuer signed share by chance; the hash is keyed, so a client cannot aim tokens at a
+/// slot however many it holds.
+const HASHED_SUFFIX: usize = 16;
 
 pub(crate) struct Entry {
     hash: u64,
@@ -45,7 +48,7 @@ pub(crate) struct Entry {
     key_set: u64,
     /// Hit since the last eviction in its slots.
     used: AtomicBool,
-    token: Box<str>,
+    token: Box<[u8]>,
     /// What the claims rules concluded, once a shared-claims check has run on this token.
     verdict: OnceLock<Verdict>,
 }
@@ -121,8 +124,7 @@ impl TokenCache {
         self.slots.len()
     }
 
-    fn hash(&self, token: &str) -> u64 {
-        let bytes = token.as_bytes();
+    fn hash(&self, bytes: &[u8]) -> u64 {
         let suffix = &bytes[bytes.len().saturating_sub(HASHED_SUFFIX)..];
         self.hasher.hash_one((bytes.len(), suffix))
     }
@@ -158,17 +160,17 @@ impl TokenCache {
     /// Whether `token` verified under the key set `key_set`.
     #[cfg(test)]
     pub(crate) fn contains(&self, token: &str, key_set: u64) -> bool {
-        self.lookup(token, key_set).is_some()
+        self.lookup(token.as_bytes(), key_set).is_some()
     }
 
     /// The entry of `token`, if its signature verified under the key set `key_set`.
-    pub(crate) fn lookup(&self, token: &str, key_set: u64) -> Option<Hit> {
+    pub(crate) fn lookup(&self, token: &[u8], key_set: u64) -> Option<Hit> {
         self.follow(key_set);
         let hash = self.hash(token);
         for slot in self.slots(hash) {
             let guard = slot.load();
             let Some(entry) = &*guard else { continue };
-            if entry.hash != hash || !same(entry.token.as_bytes(), token.as_bytes()) {
+            if entry.hash != hash || !same(&entry.token, token) {
                 continue;
             }
             if entry.key_set != key_set {
@@ -188,7 +190,7 @@ impl TokenCache {
 
     /// Records that `token`'s signature verified under the key set `key_set`, with what the
     /// claims rules concluded if the caller keeps that.
-    pub(crate) fn insert(&self, token: &str, key_set: u64, verdict: Option<Verdict>) {
+    pub(crate) fn insert(&self, token: &[u8], key_set: u64, verdict: Option<Verdict>) {
         if token.len() > MAX_CACHED_TOKEN {
             return;
         }
@@ -197,7 +199,7 @@ impl TokenCache {
         let [a, b] = self.slots(hash);
         let victim = {
             let (first, second) = (a.load(), b.load());
-            let present = |e: &Entry| e.hash == hash && same(e.token.as_bytes(), token.as_bytes());
+            let present = |e: &Entry| e.hash == hash && same(&e.token, token);
             match (first.as_deref(), second.as_deref()) {
                 (Some(x), _) | (_, Some(x)) if present(x) && x.key_set == key_set => {
                     if let Some(verdict) = verdict {
@@ -269,7 +271,7 @@ mod tests {
     fn a_token_hits_only_under_the_key_set_it_verified_under() {
         let cache = TokenCache::new(8);
         assert!(!cache.contains(&token(1), 1));
-        cache.insert(&token(1), 1, None);
+        cache.insert(token(1).as_bytes(), 1, None);
         assert!(cache.contains(&token(1), 1));
         assert!(!cache.contains(&token(2), 1));
         // A byte more or less is another token.
@@ -286,7 +288,7 @@ mod tests {
         for capacity in [1, 2, 3, 16, 100] {
             let cache = TokenCache::new(capacity);
             for i in 0..capacity * 10 {
-                cache.insert(&token(i), 7, None);
+                cache.insert(token(i).as_bytes(), 7, None);
                 assert!(cache.len() <= capacity);
             }
             assert!(cache.len() <= capacity);
@@ -299,10 +301,10 @@ mod tests {
     fn a_hit_token_survives_the_next_eviction_of_its_slots() {
         // With two slots, every token may live in either.
         let cache = TokenCache::new(2);
-        cache.insert(&token(0), 1, None);
-        cache.insert(&token(1), 1, None);
+        cache.insert(token(0).as_bytes(), 1, None);
+        cache.insert(token(1).as_bytes(), 1, None);
         assert!(cache.contains(&token(0), 1));
-        cache.insert(&token(2), 1, None);
+        cache.insert(token(2).as_bytes(), 1, None);
         assert!(cache.contains(&token(0), 1));
         assert!(cache.contains(&token(2), 1));
         assert!(!cache.contains(&token(1), 1));
@@ -312,7 +314,7 @@ mod tests {
     fn oversized_tokens_are_not_cached() {
         let cache = TokenCache::new(4);
         let long = "a".repeat(MAX_CACHED_TOKEN + 1);
-        cache.insert(&long, 1, None);
+        cache.insert(long.as_bytes(), 1, None);
         assert!(!cache.contains(&long, 1));
         assert_eq!(cache.len(), 0);
     }

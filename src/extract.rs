@@ -39,8 +39,8 @@ impl TokenSource {
 pub(crate) enum Credential<'a> {
     /// No bearer credential (none at all, or only another scheme).
     Absent(ErrorKind),
-    /// A token that follows the b64token grammar and fits the cap.
-    Token(&'a str),
+    /// A token that follows the b64token grammar (so it is ASCII) and fits the cap.
+    Token(&'a [u8]),
 }
 
 /// Reads the credential: the `Authorization` header, then each extra source in turn.
@@ -148,7 +148,10 @@ fn scan_token(bytes: &[u8]) -> (&[u8], &[u8], bool) {
 
 /// The b64token grammar: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`, over
 /// bytes already limited to that alphabet and `=`.
-fn checked_token_bytes(token: &[u8], padded: bool) -> Result<&str, ErrorKind> {
+///
+/// Bytes rather than `&str`: a cache hit compares bytes and never needs the text, so the UTF-8
+/// check (a second pass over the token) is left to the verifier, which runs it only on a miss.
+fn checked_token_bytes(token: &[u8], padded: bool) -> Result<&[u8], ErrorKind> {
     if padded {
         let body_len = token.iter().rposition(|b| *b != b'=').map_or(0, |i| i + 1);
         if body_len == 0 || token[..body_len].contains(&b'=') {
@@ -157,12 +160,11 @@ fn checked_token_bytes(token: &[u8], padded: bool) -> Result<&str, ErrorKind> {
     } else if token.is_empty() {
         return Err(ErrorKind::MalformedCredential);
     }
-    // Only ASCII got here.
-    std::str::from_utf8(token).map_err(|_| ErrorKind::MalformedCredential)
+    Ok(token)
 }
 
 /// Applies the size cap, then the b64token grammar, to a token from another source.
-fn checked_token(token: &str, max_len: usize) -> Result<&str, ErrorKind> {
+fn checked_token(token: &str, max_len: usize) -> Result<&[u8], ErrorKind> {
     if token.len() > max_len {
         return Err(ErrorKind::TokenTooLarge);
     }
@@ -231,11 +233,11 @@ mod tests {
 
     #[test]
     fn the_bearer_scheme_is_case_insensitive_and_spaces_may_repeat() {
-        assert_eq!(read(&["Bearer abc"]), Ok(Credential::Token("abc")));
-        assert_eq!(read(&["bearer abc"]), Ok(Credential::Token("abc")));
+        assert_eq!(read(&["Bearer abc"]), Ok(Credential::Token(b"abc")));
+        assert_eq!(read(&["bearer abc"]), Ok(Credential::Token(b"abc")));
         assert_eq!(
             read(&["BEARER    a.b-c_d~e+f/g=="]),
-            Ok(Credential::Token("a.b-c_d~e+f/g=="))
+            Ok(Credential::Token(b"a.b-c_d~e+f/g=="))
         );
     }
 
@@ -292,8 +294,8 @@ mod tests {
             read(&["Bearer abc;def"]),
             Err(ErrorKind::MalformedCredential)
         );
-        assert_eq!(read(&["Bearer abc  "]), Ok(Credential::Token("abc")));
-        assert_eq!(read(&["Bearer abc==  "]), Ok(Credential::Token("abc==")));
+        assert_eq!(read(&["Bearer abc  "]), Ok(Credential::Token(b"abc")));
+        assert_eq!(read(&["Bearer abc==  "]), Ok(Credential::Token(b"abc==")));
     }
 
     #[test]
@@ -315,7 +317,7 @@ mod tests {
         );
         assert_eq!(
             credential(&headers, &[TokenSource::cookie("at")], 8192),
-            Ok(Credential::Token("abc.def.ghi"))
+            Ok(Credential::Token(b"abc.def.ghi"))
         );
         headers.append(COOKIE, HeaderValue::from_static("at=x.y.z"));
         assert_eq!(
@@ -327,7 +329,7 @@ mod tests {
         let source = TokenSource::header(HeaderName::from_static("x-token"));
         assert_eq!(
             credential(&headers, &[source], 8192),
-            Ok(Credential::Token("a.b.c"))
+            Ok(Credential::Token(b"a.b.c"))
         );
     }
 
@@ -361,7 +363,7 @@ mod tests {
                     let (token, rest, padded) = scan_token(&bytes);
                     assert_eq!(token.len() + rest.len(), bytes.len());
                     assert_eq!(padded, token.contains(&b'='));
-                    let ours = checked_token_bytes(token, padded).ok().map(str::as_bytes);
+                    let ours = checked_token_bytes(token, padded).ok();
                     assert_eq!(ours, plain(&bytes), "len {len}, byte {b:#04x} at {pos}");
                 }
             }

@@ -200,7 +200,7 @@ impl Verifier {
         let mut out = Outcome::new();
         self.keys.with_current(|keys| {
             if let Some(cache) = &self.cache
-                && cache.lookup(token, keys.id()).is_some()
+                && cache.lookup(token.as_bytes(), keys.id()).is_some()
             {
                 // Verified before under this key set and these rules: only the claims again.
                 let compact = jws::Compact::split(token)?;
@@ -215,7 +215,7 @@ impl Verifier {
                 }
                 self.check_claims(payload, revocation, &mut out, false)?;
                 if let Some(cache) = &self.cache {
-                    cache.insert(token, keys.id(), None);
+                    cache.insert(token.as_bytes(), keys.id(), None);
                 }
                 Ok(())
             })
@@ -244,7 +244,7 @@ impl Verifier {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
-        let checked = self.check_shared::<C>(token, None)?;
+        let checked = self.check_shared::<C>(token.as_bytes(), None)?;
         match checked.scope_error {
             Some(err) => Err(err),
             None => Ok(checked.claims),
@@ -252,16 +252,20 @@ impl Verifier {
     }
 
     /// [`Verifier::check`], with the claims behind an `Arc` that a cache entry shares.
+    ///
+    /// The token comes as bytes (ASCII, from the b64token grammar): a hit compares bytes only,
+    /// and the UTF-8 check is made on a miss.
     pub(crate) fn check_shared<C>(
         &self,
-        token: &str,
+        token: &[u8],
         revocation: Option<&dyn Revocation>,
     ) -> Result<Checked<Arc<C>>, AuthError>
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
+        let text = || std::str::from_utf8(token).map_err(|_| ErrorKind::MalformedToken);
         let Some(cache) = &self.cache else {
-            let checked = self.check::<C>(token, revocation)?;
+            let checked = self.check::<C>(text()?, revocation)?;
             return Ok(Checked {
                 claims: Arc::new(checked.claims),
                 scope_error: checked.scope_error,
@@ -280,7 +284,7 @@ impl Verifier {
                     return Ok(claims);
                 }
                 // Cached by a check that kept no verdict, or for another claims type.
-                let compact = jws::Compact::split(token)?;
+                let compact = jws::Compact::split(text()?)?;
                 return jws::with_payload(compact.payload, |payload| {
                     let facts = self.check_claims(payload, revocation, &mut out, true)?;
                     let claims = Arc::new(out.claims.take().ok_or(ErrorKind::InvalidClaims)?);
@@ -292,7 +296,7 @@ impl Verifier {
                     Ok(claims)
                 });
             }
-            jws::verify(token, keys, self.allowed(keys), |verified, payload| {
+            jws::verify(text()?, keys, self.allowed(keys), |verified, payload| {
                 if !self.validation.type_matches(verified.header.typ.as_deref()) {
                     return Err(ErrorKind::InvalidType);
                 }
@@ -792,7 +796,11 @@ mod tests {
             }
         };
         for _ in 0..3 {
-            assert!(verifier.check_shared::<Claims>(&token, Some(&hook)).is_ok());
+            assert!(
+                verifier
+                    .check_shared::<Claims>(token.as_bytes(), Some(&hook))
+                    .is_ok()
+            );
         }
         assert_eq!(hits(&verifier), 2);
         let seen = seen.lock().unwrap().clone();
@@ -804,7 +812,7 @@ mod tests {
         assert!(seen.iter().all(|s| *s == expected), "{seen:?}");
         revoked.store(true, Ordering::Relaxed);
         let err = verifier
-            .check_shared::<Claims>(&token, Some(&hook))
+            .check_shared::<Claims>(token.as_bytes(), Some(&hook))
             .err()
             .unwrap();
         assert_eq!(err.kind(), ErrorKind::Revoked);

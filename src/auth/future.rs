@@ -39,13 +39,20 @@ pin_project! {
         Rejected {
             response: Option<Response<Bytes>>,
         },
+        // Boxed: only an asynchronous revocation hook gets here, and it allocated its future
+        // already; unboxed, the service and the request would make every future larger.
         Revocation {
-            check: PendingRevocation,
-            pending: Option<(S, Request<ReqBody>)>,
-            scope_error: Option<AuthError>,
-            on_rejection: R,
+            waiting: Box<Waiting<S, ReqBody, R>>,
         },
     }
+}
+
+/// A request waiting for the revocation hook's answer.
+struct Waiting<S, ReqBody, R> {
+    check: PendingRevocation,
+    pending: Option<(S, Request<ReqBody>)>,
+    scope_error: Option<AuthError>,
+    on_rejection: R,
 }
 
 impl<S, ReqBody, R> ResponseFuture<S, ReqBody, R>
@@ -75,10 +82,12 @@ where
     ) -> Self {
         Self {
             state: State::Revocation {
-                check,
-                pending: Some((service, request)),
-                scope_error,
-                on_rejection,
+                waiting: Box::new(Waiting {
+                    check,
+                    pending: Some((service, request)),
+                    scope_error,
+                    on_rejection,
+                }),
             },
         }
     }
@@ -103,12 +112,13 @@ where
                     let response = response.take().expect("polled after completion");
                     return Poll::Ready(Ok(response.map(ResponseBody::full)));
                 }
-                StateProj::Revocation {
-                    check,
-                    pending,
-                    scope_error,
-                    on_rejection,
-                } => {
+                StateProj::Revocation { waiting } => {
+                    let Waiting {
+                        check,
+                        pending,
+                        scope_error,
+                        on_rejection,
+                    } = &mut **waiting;
                     let answer = ready!(check.as_mut().poll(cx));
                     let (mut service, request) = pending.take().expect("polled after completion");
                     let outcome = revocation_outcome(answer)
