@@ -34,10 +34,33 @@
 //! on the caller's thread: [`Argon2Hasher`] owns a small pool of worker threads (named
 //! `argon2-worker-0`, `argon2-worker-1`, …; by default one per core) fed by a bounded queue, and
 //! answers through a oneshot channel, so it works under any async runtime. At most
-//! [`PoolConfig::workers`] evaluations run at once, so memory stays below `workers × m`; when the
-//! queue is full as well, the call fails at once with [`PasswordError::Busy`] (answer it with a
-//! 503 and `Retry-After`) instead of queueing without bound. The workers exit once the last
-//! clone of the hasher is dropped and the jobs already queued are done.
+//! [`PoolConfig::workers`] evaluations run at once (see [Memory](#memory) for what they hold);
+//! when the queue is full as well, the call fails at once with [`PasswordError::Busy`] (answer
+//! it with a 503 and `Retry-After`) instead of queueing without bound. The workers exit once the
+//! last clone of the hasher is dropped and the jobs already queued are done.
+//!
+//! # Memory
+//!
+//! Each worker owns one buffer of `m` KiB (the argon2 blocks), allocated by its first job and
+//! reused by every later one until the worker exits. However many passwords it checks, the pool
+//! holds at most `workers × m` of argon2 memory (38 MiB for two workers at the default policy),
+//! and a worker that never ran a job holds none. Allocating and freeing the blocks for each
+//! evaluation instead, as `argon2`'s `hash_password` and `verify_password` do, lets the
+//! allocator keep the freed blocks in its per-thread arenas: 40 hashes then 40 verifications on
+//! a two-worker pool at the default policy (`tests/argon2_memory.rs`) peaked at 365 MiB
+//! resident that way, and at 42 MiB, the whole test process, this way.
+//!
+//! - A stored hash with a smaller `m` is verified in the front of the buffer. One with a larger
+//!   `m` (up to [`PasswordPolicy::max_stored_m_cost_kib`]) gets a buffer of its own for that
+//!   job, freed when the job ends, so it briefly holds its `m` on top of the worker's: such
+//!   hashes are rare (written under a stronger policy), and growing the worker's buffer instead
+//!   would keep up to `max_stored_m_cost_kib` per worker for good because of one odd row.
+//! - The blocks are derived from the password: the part a job used is zeroed when the job
+//!   ends, even if it panics, as the reference implementation clears its memory. At the
+//!   default policy this costs about 1 ms of a 15 ms evaluation.
+//! - [`Argon2Hasher::hash_blocking`] and [`Argon2Hasher::verify_blocking`] run on the caller's
+//!   thread with a buffer allocated for the call, zeroed and freed when it returns: a
+//!   thread-local buffer would keep `m` on every thread that ever called them.
 //!
 //! # Unknown users
 //!
@@ -83,9 +106,10 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread;
 
-use argon2::password_hash::phc::{Output, PasswordHash};
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use futures_channel::oneshot;
+use zeroize::Zeroize as _;
 
 pub use zeroize::Zeroizing;
 
@@ -125,8 +149,8 @@ const OUTPUT_LEN: usize = 32;
 /// [`Verification::needs_rehash`] until their owner logs in again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PasswordPolicy {
-    /// Memory cost `m` of new hashes, in KiB. Default 19 456 (19 MiB). Each evaluation in flight
-    /// holds this much memory.
+    /// Memory cost `m` of new hashes, in KiB. Default 19 456 (19 MiB). Each worker holds this
+    /// much memory from its first job on (see [Memory](self#memory)).
     pub m_cost_kib: u32,
     /// Number of passes `t` of new hashes. Default 2.
     pub t_cost: u32,
@@ -139,7 +163,9 @@ pub struct PasswordPolicy {
     pub max_password_len: usize,
     /// Highest memory cost, in KiB, of a stored hash this hasher agrees to verify. Default
     /// 1 048 576 (1 GiB). A stored hash above it is refused with
-    /// [`PasswordError::UnsupportedHash`] instead of tying up a worker. Must be at least
+    /// [`PasswordError::UnsupportedHash`] instead of tying up a worker. Verifying a stored hash
+    /// with more memory than [`m_cost_kib`](Self::m_cost_kib) allocates that memory for the
+    /// job, on top of the worker's own buffer. Must be at least
     /// [`m_cost_kib`](Self::m_cost_kib).
     pub max_stored_m_cost_kib: u32,
     /// Highest number of passes of a stored hash this hasher agrees to verify. Default 16. Must
@@ -462,8 +488,9 @@ impl Argon2Hasher {
 
     /// Hashes a password on the calling thread, for command-line tools, scripts and tests.
     ///
-    /// Blocks for the whole evaluation and bypasses the pool and its limits: never call it from
-    /// async code. The caller keeps ownership of the password and should zeroize it.
+    /// Blocks for the whole evaluation and bypasses the pool and its limits, with `m` of memory
+    /// allocated for the call (see [Memory](self#memory)): never call it from async code. The
+    /// caller keeps ownership of the password and should zeroize it.
     ///
     /// ```no_run
     /// use std::io::BufRead;
@@ -484,11 +511,12 @@ impl Argon2Hasher {
     /// or the allocation fails.
     pub fn hash_blocking(&self, password: &str) -> Result<String, PasswordError> {
         self.inner.engine.policy.check_len(password)?;
-        self.inner.engine.hash(password)
+        self.inner.engine.hash(password, &mut Scratch::one_off())
     }
 
     /// Verifies a password on the calling thread, with the semantics of
-    /// [`PasswordHashing::verify`]. Blocks; never call it from async code.
+    /// [`PasswordHashing::verify`], with memory allocated for the call as
+    /// [`hash_blocking`](Self::hash_blocking). Blocks; never call it from async code.
     ///
     /// # Errors
     ///
@@ -499,7 +527,9 @@ impl Argon2Hasher {
         stored: Option<&str>,
     ) -> Result<Verification, PasswordError> {
         self.inner.engine.policy.check_len(password)?;
-        self.inner.engine.verify(password, stored)
+        self.inner
+            .engine
+            .verify(password, stored, &mut Scratch::one_off())
     }
 
     fn submit(&self, job: Job) -> Result<(), PasswordError> {
@@ -579,6 +609,8 @@ fn lower_priority() {
 }
 
 fn work(engine: &Engine, receiver: &Mutex<Receiver<Job>>) {
+    // The worker's argon2 memory, allocated by its first job and kept until it exits.
+    let mut scratch = Scratch::keeping(engine.policy.m_cost_kib);
     loop {
         // Only one idle worker waits on the channel; the others wait for the lock.
         let job = receiver
@@ -586,18 +618,18 @@ fn work(engine: &Engine, receiver: &Mutex<Receiver<Job>>) {
             .unwrap_or_else(PoisonError::into_inner)
             .recv();
         match job {
-            Ok(job) => run(engine, job),
+            Ok(job) => run(engine, job, &mut scratch),
             Err(_disconnected) => break,
         }
     }
 }
 
-fn run(engine: &Engine, job: Job) {
+fn run(engine: &Engine, job: Job, scratch: &mut Scratch) {
     match job {
         Job::Hash { password, reply } => {
             // The caller gave up (its future was dropped): skip the work.
             if !reply.is_canceled() {
-                let result = guarded(|| engine.hash(&password));
+                let result = guarded(|| engine.hash(&password, scratch));
                 let _ = reply.send(result);
             }
         }
@@ -607,7 +639,7 @@ fn run(engine: &Engine, job: Job) {
             reply,
         } => {
             if !reply.is_canceled() {
-                let result = guarded(|| engine.verify(&password, stored.as_deref()));
+                let result = guarded(|| engine.verify(&password, stored.as_deref(), scratch));
                 let _ = reply.send(result);
             }
         }
@@ -647,22 +679,46 @@ impl Engine {
         }
     }
 
-    fn hash(&self, password: &str) -> Result<String, PasswordError> {
+    /// A new PHC string: a random 16-byte salt, the policy's parameters, argon2id v=19;
+    /// byte for byte what `argon2`'s `hash_password` writes, computed in `scratch`.
+    fn hash(&self, password: &str, scratch: &mut Scratch) -> Result<String, PasswordError> {
         #[cfg(test)]
         self.probe.record();
-        let hash = self
-            .argon2
-            .hash_password(password.as_bytes())
-            .map_err(|e| PasswordError::Internal(e.to_string()))?;
+        let internal = |e: argon2::password_hash::Error| PasswordError::Internal(e.to_string());
+        let salt = argon2::password_hash::try_generate_salt().map_err(|e| internal(e.into()))?;
+        let mut output = [0u8; OUTPUT_LEN];
+        let params = self.argon2.params();
+        scratch
+            .with_blocks(params.block_count(), |blocks| {
+                self.argon2.hash_password_into_with_memory(
+                    password.as_bytes(),
+                    &salt,
+                    &mut output,
+                    blocks,
+                )
+            })?
+            .map_err(|e| internal(e.into()))?;
+        let hash = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(params).map_err(internal)?,
+            salt: Some(Salt::new(&salt).map_err(|e| internal(e.into()))?),
+            hash: Some(Output::new(&output).map_err(|e| internal(e.into()))?),
+        };
         Ok(hash.to_string())
     }
 
-    fn verify(&self, password: &str, stored: Option<&str>) -> Result<Verification, PasswordError> {
+    fn verify(
+        &self,
+        password: &str,
+        stored: Option<&str>,
+        scratch: &mut Scratch,
+    ) -> Result<Verification, PasswordError> {
         let Some(stored) = stored else {
-            return self.verify_unknown_user(password);
+            return self.verify_unknown_user(password, scratch);
         };
         let parsed = StoredHash::parse(stored, &self.policy)?;
-        let matches = self.check(password, &parsed.hash)?;
+        let matches = self.check(password, &parsed, scratch)?;
         Ok(Verification {
             matches,
             needs_rehash: matches && parsed.needs_rehash(&self.policy),
@@ -670,11 +726,15 @@ impl Engine {
     }
 
     /// One argon2 evaluation at the policy's parameters, whose answer is always "no".
-    fn verify_unknown_user(&self, password: &str) -> Result<Verification, PasswordError> {
+    fn verify_unknown_user(
+        &self,
+        password: &str,
+        scratch: &mut Scratch,
+    ) -> Result<Verification, PasswordError> {
         match self.dummy.get() {
             Some(dummy) => {
                 let parsed = StoredHash::parse(dummy, &self.policy)?;
-                let _ = self.check(password, &parsed.hash)?;
+                let _ = self.check(password, &parsed, scratch)?;
             }
             None => {
                 // The first unknown user pays for the dummy hash instead: the same cost.
@@ -682,7 +742,7 @@ impl Engine {
                     .map_err(|e| PasswordError::Internal(e.to_string()))?;
                 let password = Zeroizing::new(hex(&random));
                 zeroize::Zeroize::zeroize(&mut random);
-                let _ = self.dummy.set(self.hash(&password)?);
+                let _ = self.dummy.set(self.hash(&password, scratch)?);
             }
         }
         Ok(Verification {
@@ -691,18 +751,122 @@ impl Engine {
         })
     }
 
-    /// Recomputes the hash with the stored parameters; compares in constant time.
-    fn check(&self, password: &str, hash: &PasswordHash) -> Result<bool, PasswordError> {
+    /// Recomputes the hash with the stored salt, algorithm, version and parameters (output
+    /// length included), in `scratch`; compares in constant time. The errors are classified as
+    /// `argon2`'s `verify_password` would have them.
+    fn check(
+        &self,
+        password: &str,
+        stored: &StoredHash,
+        scratch: &mut Scratch,
+    ) -> Result<bool, PasswordError> {
         use argon2::password_hash::Error;
         #[cfg(test)]
         self.probe.record();
-        match self.argon2.verify_password(password.as_bytes(), hash) {
-            Ok(()) => Ok(true),
+        // `StoredHash::parse` makes sure both are there; `verify_password` says "no" otherwise.
+        let (Some(salt), Some(expected)) = (&stored.hash.salt, &stored.hash.hash) else {
+            return Ok(false);
+        };
+        let argon2 = Argon2::new(stored.algorithm, stored.version, stored.params.clone());
+        // An `Output` is at most 64 bytes long.
+        let mut computed = [0u8; Output::MAX_LENGTH];
+        let computed = computed
+            .get_mut(..expected.len())
+            .ok_or_else(|| PasswordError::MalformedHash(Error::OutputSize.to_string()))?;
+        let result = scratch
+            .with_blocks(stored.params.block_count(), |blocks| {
+                argon2.hash_password_into_with_memory(password.as_bytes(), salt, computed, blocks)
+            })?
+            .map_err(Error::from)
+            .and_then(|()| Output::new(computed).map_err(Error::from));
+        match result {
+            // `Output`'s equality is constant-time (and false for another length).
+            Ok(computed) => Ok(computed == *expected),
             Err(Error::PasswordInvalid) => Ok(false),
             Err(e @ (Error::OutOfMemory | Error::RngFailure | Error::Crypto | Error::Internal)) => {
                 Err(PasswordError::Internal(e.to_string()))
             }
             Err(e) => Err(PasswordError::MalformedHash(e.to_string())),
+        }
+    }
+}
+
+/// The argon2 working memory of one thread: the 1 KiB blocks an evaluation fills, `m` of them
+/// (see the module's "Memory" section for the design).
+///
+/// A worker's scratch keeps the policy's `m` blocks from its first job until it exits, and
+/// runs every evaluation that fits (new hashes, stored hashes with `m` up to the policy's) in a
+/// prefix of them: `argon2` fills exactly `Params::block_count` blocks from the front of the
+/// slice it is given, and writes each block before reading it, so a used buffer needs no
+/// clearing for correctness. An evaluation that does not fit gets blocks of its own, freed when
+/// it ends. Whatever an evaluation used is zeroed when it ends, panics included, so the kept
+/// blocks are all zero between jobs.
+struct Scratch {
+    /// Empty until the first evaluation that fits; then `keep` blocks.
+    kept: Vec<Block>,
+    /// Blocks to keep between evaluations: 0 for a one-off scratch.
+    keep: usize,
+}
+
+impl Scratch {
+    /// A worker's scratch: keeps `m_cost_kib` blocks once it has needed them.
+    fn keeping(m_cost_kib: u32) -> Self {
+        Self {
+            kept: Vec::new(),
+            keep: usize::try_from(m_cost_kib).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// A scratch for one evaluation on the caller's thread (the blocking entry points): its
+    /// memory is freed with the evaluation. A thread-local buffer would pin `m` on every
+    /// thread that ever called them.
+    fn one_off() -> Self {
+        Self {
+            kept: Vec::new(),
+            keep: 0,
+        }
+    }
+
+    /// Runs `f` on `count` zeroed blocks, and zeroes them again once `f` returns or panics.
+    fn with_blocks<T>(
+        &mut self,
+        count: usize,
+        f: impl FnOnce(&mut [Block]) -> T,
+    ) -> Result<T, PasswordError> {
+        let mut own;
+        let blocks = if count <= self.keep {
+            if self.kept.len() < self.keep {
+                self.kept = zeroed_blocks(self.keep)?;
+            }
+            &mut self.kept[..count]
+        } else {
+            own = zeroed_blocks(count)?;
+            &mut own[..]
+        };
+        let wiped = Wiped(blocks);
+        Ok(f(&mut *wiped.0))
+    }
+}
+
+/// `count` zeroed blocks, or [`PasswordError::Internal`] when they cannot be allocated.
+fn zeroed_blocks(count: usize) -> Result<Vec<Block>, PasswordError> {
+    let mut blocks = Vec::new();
+    blocks.try_reserve_exact(count).map_err(|_| {
+        PasswordError::Internal(argon2::password_hash::Error::OutOfMemory.to_string())
+    })?;
+    blocks.resize(count, Block::new());
+    Ok(blocks)
+}
+
+/// Zeroes the blocks when dropped.
+struct Wiped<'a>(&'a mut [Block]);
+
+impl Drop for Wiped<'_> {
+    fn drop(&mut self) {
+        // `Block::zeroize` (volatile writes, not optimized away) is compiled in `argon2`, at
+        // its optimization level: this loop calls it once per KiB.
+        for block in self.0.iter_mut() {
+            block.zeroize();
         }
     }
 }
@@ -833,6 +997,8 @@ mod tests {
     use std::sync::mpsc;
     use std::task::{Context, Waker};
     use std::time::{Duration, Instant};
+
+    use argon2::{PasswordHasher as _, PasswordVerifier as _};
 
     use super::*;
 
@@ -1278,6 +1444,182 @@ mod tests {
                 .load(std::sync::atomic::Ordering::SeqCst),
             2
         );
+    }
+
+    /// The PHC string `argon2`'s own `hash_password` would write for this password and salt.
+    fn argon2_alone(policy: &PasswordPolicy, pw: &str, salt: &[u8]) -> String {
+        Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            policy.params().unwrap(),
+        )
+        .hash_password_with_salt(pw.as_bytes(), salt)
+        .unwrap()
+        .to_string()
+    }
+
+    #[tokio::test]
+    async fn new_hashes_are_byte_for_byte_argon2s_and_verify_with_argon2_alone() {
+        let policy = cheap();
+        let hasher = hasher(policy.clone());
+        let pooled = hasher.hash(secret("correct horse")).await.unwrap();
+        let blocking = hasher.hash_blocking("correct horse").unwrap();
+        assert_ne!(pooled, blocking, "a fresh salt each time");
+        for stored in [pooled, blocking] {
+            assert!(
+                stored.starts_with("$argon2id$v=19$m=64,t=1,p=1$"),
+                "{stored}"
+            );
+            let parsed = PasswordHash::new(&stored).unwrap();
+            let salt = parsed.salt.as_ref().unwrap();
+            assert_eq!((salt.len(), parsed.hash.as_ref().unwrap().len()), (16, 32));
+            // The same password and salt through `hash_password_with_salt`: the same string.
+            assert_eq!(argon2_alone(&policy, "correct horse", salt), stored);
+            assert_eq!(
+                Argon2::default().verify_password(b"correct horse", &parsed),
+                Ok(())
+            );
+            assert_eq!(
+                Argon2::default().verify_password(b"correct horsf", &parsed),
+                Err(argon2::password_hash::Error::PasswordInvalid)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn hashes_written_by_argon2_alone_verify_here() {
+        let hasher = hasher(cheap());
+        let data = argon2::AssociatedData::new(b"associated data").unwrap();
+        let with_data = argon2::ParamsBuilder::new()
+            .m_cost(64)
+            .t_cost(1)
+            .p_cost(1)
+            .data(data)
+            .build()
+            .unwrap();
+        let written = [
+            // `hash_password` itself, at the policy's parameters and at the default ones.
+            Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                cheap().params().unwrap(),
+            ),
+            Argon2::default(),
+            // Other output lengths, lanes and associated data.
+            Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(64, 1, 1, Some(64)).unwrap(),
+            ),
+            Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(64, 1, 1, Some(16)).unwrap(),
+            ),
+            Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(100, 1, 3, None).unwrap(),
+            ),
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, with_data),
+        ]
+        .map(|argon2| argon2.hash_password(b"pw").unwrap().to_string());
+        for stored in written {
+            let check = hasher.verify(secret("pw"), Some(stored.clone())).await;
+            assert!(check.unwrap().matches, "{stored}");
+            let check = hasher.verify_blocking("pw", Some(&stored)).unwrap();
+            assert!(check.matches, "{stored}");
+            let check = hasher.verify(secret("pW"), Some(stored.clone())).await;
+            assert!(!check.unwrap().matches, "{stored}");
+            // One bit off in the output: no match either.
+            let (head, output) = stored.rsplit_once('$').unwrap();
+            let mut output = output.to_owned();
+            let flipped = if output.starts_with('A') { "B" } else { "A" };
+            output.replace_range(..1, flipped);
+            let tampered = format!("{head}${output}");
+            let check = hasher.verify_blocking("pw", Some(&tampered)).unwrap();
+            assert!(!check.matches, "{tampered}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stored_hash_with_more_memory_than_the_policy_verifies_in_a_buffer_of_its_own() {
+        let hasher = hasher(cheap());
+        let bigger = legacy_hash(Algorithm::Argon2id, Version::V0x13, 1024, 1, "pw");
+        assert!(bigger.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        for _ in 0..3 {
+            let check = hasher
+                .verify(secret("pw"), Some(bigger.clone()))
+                .await
+                .unwrap();
+            assert_eq!(
+                check,
+                Verification {
+                    matches: true,
+                    needs_rehash: false
+                }
+            );
+            let check = hasher.verify(secret("wrong"), Some(bigger.clone())).await;
+            assert!(!check.unwrap().matches);
+        }
+        // The workers still hash and verify at the policy's size afterwards.
+        let stored = hasher.hash(secret("pw")).await.unwrap();
+        assert!(
+            hasher
+                .verify(secret("pw"), Some(stored))
+                .await
+                .unwrap()
+                .matches
+        );
+
+        // The worker's buffer keeps the policy's size, and was not touched.
+        let engine = hasher.engine();
+        let mut scratch = Scratch::keeping(engine.policy.m_cost_kib);
+        let check = engine.verify("pw", Some(&bigger), &mut scratch).unwrap();
+        assert!(check.matches);
+        assert!(scratch.kept.is_empty());
+        let smaller = legacy_hash(Algorithm::Argon2id, Version::V0x13, 32, 1, "pw");
+        let check = engine.verify("pw", Some(&smaller), &mut scratch).unwrap();
+        assert!(check.matches && check.needs_rehash);
+        assert_eq!(scratch.kept.len(), 64);
+    }
+
+    fn all_zero(blocks: &[Block]) -> bool {
+        blocks
+            .iter()
+            .all(|block| block.as_ref().iter().all(|&w| w == 0))
+    }
+
+    #[test]
+    fn a_worker_reuses_one_buffer_and_zeroes_it_after_each_job() {
+        let engine = hasher(cheap()).engine().clone();
+        let mut scratch = Scratch::keeping(engine.policy.m_cost_kib);
+        assert!(scratch.kept.is_empty(), "allocated by the first job");
+
+        let stored = engine.hash("pw", &mut scratch).unwrap();
+        assert_eq!(scratch.kept.len(), 64);
+        let address = scratch.kept.as_ptr();
+        assert!(all_zero(&scratch.kept));
+
+        // Reused, the buffer gives the same answers, and is zero after each job.
+        for (pw, matches) in [("pw", true), ("wrong", false), ("pw", true)] {
+            let check = engine.verify(pw, Some(&stored), &mut scratch).unwrap();
+            assert_eq!(check.matches, matches);
+            assert!(all_zero(&scratch.kept));
+        }
+        let check = engine.verify("pw", None, &mut scratch).unwrap();
+        assert!(!check.matches);
+        assert_eq!(scratch.kept.as_ptr(), address, "never reallocated");
+
+        // Zeroed when the evaluation panics, too.
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            scratch.with_blocks(64, |blocks| {
+                blocks[63].as_mut().fill(u64::MAX);
+                panic!("test panic in an evaluation");
+            })
+        }));
+        assert!(panicked.is_err());
+        assert!(all_zero(&scratch.kept));
     }
 
     #[test]

@@ -20,8 +20,7 @@ use crate::verifier::Verifier;
 ///
 /// Verified claims of type `C` (by default [`Claims`]) are inserted into the request's
 /// extensions as an **`Arc<C>`**: read them with `request.extensions().get::<Arc<C>>()`, the
-/// [`axum::Claims`](crate::axum::Claims) extractor or
-/// [`tonic::RequestClaimsExt`](crate::tonic::RequestClaimsExt). Shared rather than owned, so that
+/// `axum::Claims` extractor (feature `axum`) or `tonic::RequestClaimsExt` (feature `tonic`). Shared rather than owned, so that
 /// nothing copies them on the way to the handler, and so that the
 /// [verified-token cache](Self::cache_verified_tokens) can hand the same claims to every request
 /// a token comes with. Rejections are responses, never errors: the service's error type stays the inner
