@@ -106,6 +106,32 @@ fn authorization(headers: &HeaderMap, max_len: usize) -> Result<Credential<'_>, 
     checked_token_bytes(token, padded).map(Credential::Token)
 }
 
+/// The credential of the request's single `Authorization: Bearer` header, as it stands (trailing
+/// spaces, tabs and commas aside), without the b64token grammar check: `None` when there is no
+/// such header, several, or a credential over `max_len`.
+///
+/// For the verified-token cache only: a candidate that is byte for byte a cached token passed
+/// the grammar when it was first verified, so a hit skips the scan. Anything else goes through
+/// [`credential`], which refuses what it must.
+pub(crate) fn bearer_candidate(headers: &HeaderMap, max_len: usize) -> Option<&[u8]> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let bytes = value.as_bytes();
+    let scheme = bytes.get(..7)?;
+    if !scheme[..6].eq_ignore_ascii_case(b"bearer") || scheme[6] != b' ' {
+        return None;
+    }
+    let start = 7 + bytes[7..].iter().position(|b| *b != b' ')?;
+    let end = bytes
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b',' | b'\t'))
+        .map_or(start, |i| i + 1);
+    (bytes.len() - start <= max_len && end > start).then(|| &bytes[start..end])
+}
+
 /// Whether `b` is in the b64token alphabet (RFC 6750 §2.1) or is `=`.
 ///
 /// Comparisons rather than a table: over a fixed-size chunk they compile to a handful of
@@ -368,5 +394,51 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The cache's shortcut never reads a token `credential` would not: whenever the candidate is
+    /// itself a valid token (the only kind a cache holds), `credential` reads the same one.
+    #[test]
+    fn a_bearer_candidate_that_is_a_valid_token_is_the_credential() {
+        let values = [
+            "Bearer abc",
+            "bearer abc",
+            "BEARER   abc",
+            "Bearer abc  ",
+            "Bearer abc,",
+            "Bearer abc , ,",
+            "Bearer abc\t",
+            "Bearer abc==",
+            "Bearer abc def",
+            "Bearer abc, Bearer def",
+            "Bearer a=bc",
+            "Bearer abc!",
+            "Bearer ",
+            "Bearer",
+            "Bearerabc",
+            "Basic abc",
+            "Bearer\tabc",
+            " Bearer abc",
+        ];
+        for value in values {
+            let headers = with_auth(&[value]);
+            let candidate = bearer_candidate(&headers, 8192);
+            let read = credential(&headers, &[], 8192);
+            if let Some(candidate) = candidate
+                && checked_token(std::str::from_utf8(candidate).unwrap(), 8192).is_ok()
+            {
+                assert_eq!(read, Ok(Credential::Token(candidate)), "{value:?}");
+            }
+        }
+        // Several headers, or over the cap: no candidate at all.
+        assert_eq!(
+            bearer_candidate(&with_auth(&["Bearer a", "Bearer a"]), 8192),
+            None
+        );
+        assert_eq!(bearer_candidate(&with_auth(&["Bearer abcd"]), 3), None);
+        assert_eq!(
+            bearer_candidate(&with_auth(&["Bearer abc"]), 3),
+            Some(&b"abc"[..])
+        );
     }
 }

@@ -53,8 +53,18 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let config = &*self.config;
+        let revocation = config.revocation.as_deref();
+        // A token the cache knows: its bytes as sent are those of a token that passed every
+        // check, the grammar included; only the clock and the revocation hook are asked again.
+        if config.verifier.caches()
+            && let Some(candidate) =
+                extract::bearer_candidate(request.headers(), config.max_token_len)
+            && let Some(checked) = config.verifier.check_hit::<C>(candidate, revocation)
+        {
+            return self.proceed(checked, request);
+        }
         let token =
             match extract::credential(request.headers(), &config.sources, config.max_token_len) {
                 Ok(Credential::Token(token)) => token,
@@ -69,9 +79,26 @@ where
                     ));
                 }
             };
-        let checked = config
-            .verifier
-            .check_shared::<C>(token, config.revocation.as_deref());
+        let checked = config.verifier.check_shared::<C>(token, revocation);
+        self.proceed(checked, request)
+    }
+}
+
+impl<S, C, R> JwtAuth<S, C, R>
+where
+    C: Send + Sync + 'static,
+    R: OnRejection,
+{
+    /// Answers a checked request: passes it on with its claims, refuses it, or waits for the
+    /// revocation hook.
+    fn proceed<ReqBody, ResBody>(
+        &mut self,
+        checked: Result<Checked<Arc<C>>, crate::AuthError>,
+        mut request: Request<ReqBody>,
+    ) -> ResponseFuture<S, ReqBody, R>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    {
         match checked {
             Err(error) => {
                 ResponseFuture::rejected(rejection(&self.on_rejection, error, request.headers()))
