@@ -258,11 +258,20 @@ run_login() {
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$(field median "$a")" "$(field min "$a")" \
       "$(field max "$a")" "$(field n "$a")" "$(field cores "$a")" >>"$OUT/argon2.tsv"
     log "round $round argon2: $a"
-    for variant in pool inline; do
+    for variant in pool inline pinned; do
       port=$(next_port)
       # The example's runtime: not pinned, one tokio worker per core, hashing pool per core.
+      # `pinned`: the same pool server with all its threads on CPU 0 and every load generator
+      # on CPU 1, so that /me's latency during a storm is the server's own, not the load
+      # generators' competing for the same cores (its logins/s are one core's, not compared
+      # with the ideal).
+      local server_pre=("${NICE[@]}") load_pre=("${NICE[@]}") mode=$variant
+      if [[ $variant == pinned ]]; then
+        [[ ${#SERVER_PIN[@]} -gt ${#NICE[@]} ]] || continue
+        server_pre=("${SERVER_PIN[@]}") load_pre=("${LOAD_PIN[@]}") mode=pool
+      fi
       if ! JWT_SECRET=$(cat "$KEYS/hs256.secret") DEMO_PASSWORD=$password \
-        start_server "$port" "${NICE[@]}" "$BIN/login_server" "$variant"; then
+        start_server "$port" "${server_pre[@]}" "$BIN/login_server" "$mode"; then
         log "login_server $variant failed to start"; stop_server; continue
       fi
       local base=http://127.0.0.1:$port token
@@ -279,21 +288,21 @@ run_login() {
         log "round $round login/$variant $(printf '%-12s' "$1") $(field rps "$2") req/s  p50 $(field p50_us "$2")µs  p99 $(field p99_us "$2")µs  non2xx $(field non2xx "$2")"
       }
       # Warm-up: logins and /me.
-      DEMO_PASSWORD=$password wrk_run "$base/login" "$LUA/login.lua" "$WARMUP" "$LOGIN_CONNS" "${NICE[@]}" >/dev/null
-      TOKEN=$token wrk_run "$base/me" "$LUA/bearer.lua" "$WARMUP" "$CONNS" "${NICE[@]}" >/dev/null
+      DEMO_PASSWORD=$password wrk_run "$base/login" "$LUA/login.lua" "$WARMUP" "$LOGIN_CONNS" "${load_pre[@]}" >/dev/null
+      TOKEN=$token wrk_run "$base/me" "$LUA/bearer.lua" "$WARMUP" "$CONNS" "${load_pre[@]}" >/dev/null
       # Logins only.
-      r=$(DEMO_PASSWORD=$password wrk_run "$base/login" "$LUA/login.lua" "$DURATION" "$LOGIN_CONNS" "${NICE[@]}")
+      r=$(DEMO_PASSWORD=$password wrk_run "$base/login" "$LUA/login.lua" "$DURATION" "$LOGIN_CONNS" "${load_pre[@]}")
       record login-only "$r"
       # The protected route, idle.
-      r=$(TOKEN=$token wrk_run "$base/me" "$LUA/bearer.lua" "$DURATION" "$CONNS" "${NICE[@]}")
+      r=$(TOKEN=$token wrk_run "$base/me" "$LUA/bearer.lua" "$DURATION" "$CONNS" "${load_pre[@]}")
       record me-idle "$r"
       # The protected route during a login storm (the storm starts 1 s before, ends 1 s after).
       local storm_out=$OUT/.storm.$$ storm_pid
-      DEMO_PASSWORD=$password wrk_run "$base/login" "$LUA/login.lua" $((DURATION + 2)) "$LOGIN_CONNS" "${NICE[@]}" >"$storm_out" &
+      DEMO_PASSWORD=$password wrk_run "$base/login" "$LUA/login.lua" $((DURATION + 2)) "$LOGIN_CONNS" "${load_pre[@]}" >"$storm_out" &
       storm_pid=$!
       BG_PIDS=("$storm_pid")
       sleep 1
-      r=$(TOKEN=$token wrk_run "$base/me" "$LUA/bearer.lua" "$DURATION" "$CONNS" "${NICE[@]}")
+      r=$(TOKEN=$token wrk_run "$base/me" "$LUA/bearer.lua" "$DURATION" "$CONNS" "${load_pre[@]}")
       wait "$storm_pid" || true
       BG_PIDS=()
       record me-storm "$r"

@@ -486,7 +486,9 @@ fn login_section(dir: &Path, machine: &BTreeMap<String, String>, out: &mut Strin
         out,
         "{} rounds; each runs the pool server, then the inline one (not pinned: the example's \
          runtime, one tokio worker and one argon2 worker per core; wrk with {} connections for \
-         logins and {} for `GET /me`). One argon2id verification at the default policy (m = 19 MiB, \
+         logins and {} for `GET /me`), then the pool server again with all its threads pinned to \
+         CPU 0 and both wrk processes to CPU 1 (`pinned`: /me's latency without the load \
+         generators competing for the server's cores; its logins use one core). One argon2id verification at the default policy (m = 19 MiB, \
          t = 2, p = 1), alone on one thread, timed in each round just before that round's logins: median {} ms over the rounds' \
          medians (fastest single run {} ms). Ideal = {} cores ÷ {} ms = **{} logins/s** (from the \
          fastest run: {} logins/s). The ratio is taken per round against that round's ideal.\n",
@@ -527,14 +529,22 @@ fn login_section(dir: &Path, machine: &BTreeMap<String, String>, out: &mut Strin
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     let mut verdicts = Vec::new();
-    for variant in ["pool", "inline"] {
+    for variant in ["pool", "inline", "pinned"] {
+        if !rows.iter().any(|r| r["variant"] == variant) {
+            continue;
+        }
         let logins = med(phase(variant, "login-only", "rps"));
-        let vs_ideal = median(
+        // The pinned server has one core: its logins are not measured against the ideal.
+        let vs_ideal = if variant == "pinned" {
+            None
+        } else {
+            median(
             phase(variant, "login-only", "rps")
                 .into_iter()
                 .filter_map(|(round, l)| Some(l / ideal_of_round(&round)?))
                 .collect(),
-        );
+            )
+        };
         let rps_ratio = median(per_round_ratio(variant, "rps"));
         let p99_ratio = median(per_round_ratio(variant, "p99_us"));
         let hwm = rows
@@ -547,10 +557,10 @@ fn login_section(dir: &Path, machine: &BTreeMap<String, String>, out: &mut Strin
             .filter(|r| r["variant"] == variant)
             .map(|r| num(r, "non2xx").unwrap_or(0.0) + num(r, "sockerr").unwrap_or(0.0))
             .sum();
-        let label = if variant == "pool" {
-            "pool (`Argon2Hasher`, default)"
-        } else {
-            "inline on the executor"
+        let label = match variant {
+            "pool" => "pool (`Argon2Hasher`, default)",
+            "inline" => "inline on the executor",
+            _ => "pool, server pinned to CPU 0, load generators on CPU 1",
         };
         let _ = writeln!(
             out,
@@ -600,6 +610,18 @@ fn login_section(dir: &Path, machine: &BTreeMap<String, String>, out: &mut Strin
                 fmt(hwm.map(|k| k / 1024.0), 1)
             ));
         }
+        if variant == "pinned" {
+            verdicts.push(format!(
+                "| (server pinned apart from the load generators) /me keeps ≥ 0.5× idle req/s | {} | {} |",
+                fmt(rps_ratio, 2),
+                verdict(rps_ratio.map(|r| r >= 0.5))
+            ));
+            verdicts.push(format!(
+                "| (server pinned apart from the load generators) /me p99 ≤ 3× idle p99 | {} | {} |",
+                fmt(p99_ratio, 2),
+                verdict(p99_ratio.map(|r| r <= 3.0))
+            ));
+        }
     }
     let _ = writeln!(out);
     let per_round = |variant: &str, key: &str| {
@@ -611,11 +633,14 @@ fn login_section(dir: &Path, machine: &BTreeMap<String, String>, out: &mut Strin
     };
     let _ = writeln!(
         out,
-        "Per-round storm/idle ratios — pool: req/s {}, p99 {}; inline: req/s {}, p99 {}.\n",
+        "Per-round storm/idle ratios — pool: req/s {}, p99 {}; inline: req/s {}, p99 {}; \
+         pinned: req/s {}, p99 {}.\n",
         per_round("pool", "rps"),
         per_round("pool", "p99_us"),
         per_round("inline", "rps"),
         per_round("inline", "p99_us"),
+        per_round("pinned", "rps"),
+        per_round("pinned", "p99_us"),
     );
     let _ = writeln!(out, "### Targets (items 4 and 5)\n");
     let _ = writeln!(out, "| target | measured | verdict |");
