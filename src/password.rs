@@ -599,7 +599,6 @@ enum Job {
     Run(Box<dyn FnOnce() + Send>),
 }
 
-/// A worker's loop: runs jobs until every handle is gone and the queue is drained.
 /// Moves the calling worker thread to the lowest priority of its scheduling policy.
 fn lower_priority() {
     use thread_priority::{ThreadPriority, set_current_thread_priority};
@@ -608,6 +607,7 @@ fn lower_priority() {
     }
 }
 
+/// A worker's loop: runs jobs until every handle is gone and the queue is drained.
 fn work(engine: &Engine, receiver: &Mutex<Receiver<Job>>) {
     // The worker's argon2 memory, allocated by its first job and kept until it exits.
     let mut scratch = Scratch::keeping(engine.policy.m_cost_kib);
