@@ -12,7 +12,6 @@
 mod demo;
 
 use std::convert::Infallible;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use demo::{Demo, env};
@@ -26,7 +25,7 @@ use hyper_util::service::TowerToHyperService;
 use tower::{Layer, ServiceExt, service_fn};
 use tower_jwt_auth::login::ThrottlePolicy;
 use tower_jwt_auth::password::PasswordPolicy;
-use tower_jwt_auth::{BoxError, Claims, RequireScopeLayer};
+use tower_jwt_auth::{BoxError, Claims, ClaimsExt, RequireScopeLayer};
 
 type Body = UnsyncBoxBody<Bytes, BoxError>;
 
@@ -40,11 +39,12 @@ fn text(status: StatusCode, body: String) -> Response<Body> {
     response
 }
 
-/// Answers the verified claims (the layer put them in the request's extensions, as an `Arc`).
+/// Answers the verified claims (the layer put them in the request's extensions; `ClaimsExt`
+/// reads them).
 async fn me(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let claims = request
         .extensions()
-        .get::<Arc<Claims>>()
+        .claims::<Claims>()
         .cloned()
         .unwrap_or_default();
     let mut response = Response::new(Full::new(Bytes::from(

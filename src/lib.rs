@@ -64,6 +64,7 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod access;
 mod algorithm;
 mod auth;
 mod body;
@@ -95,6 +96,7 @@ pub mod password;
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub mod tonic;
 
+pub use access::ClaimsExt;
 pub use algorithm::{Algorithm, AlgorithmSet, KeyFamily, UnknownAlgorithm};
 pub use auth::{DEFAULT_MAX_TOKEN_LEN, JwtAuth, JwtAuthLayer, ResponseFuture};
 pub use body::ResponseBody;

@@ -10,6 +10,7 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::access::ClaimsExt as _;
 use crate::auth::{ResponseFuture, rejection};
 use crate::body::ResponseBody;
 use crate::claims::{Claims, ScopeClaims};
@@ -145,10 +146,9 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let checked = self.rules.check(
-            request.uri().path(),
-            request.extensions().get::<Arc<C>>().map(Arc::as_ref),
-        );
+        let checked = self
+            .rules
+            .check(request.uri().path(), request.claims::<C>());
         match checked {
             Ok(()) => ResponseFuture::inner(self.inner.call(request)),
             Err(error) => {

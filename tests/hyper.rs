@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -20,7 +19,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tower::{Layer, Service, ServiceBuilder, service_fn};
-use tower_jwt_auth::{Algorithm, Claims, DecodingKey, JwtAuthLayer, RequireScopeLayer};
+use tower_jwt_auth::{Algorithm, Claims, ClaimsExt, DecodingKey, JwtAuthLayer, RequireScopeLayer};
 
 const SECRET: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
 const OTHER_SECRET: &[u8; 32] = b"fedcba9876543210fedcba9876543210";
@@ -51,7 +50,7 @@ fn key() -> DecodingKey {
 
 /// The application: echoes the `sub` of the claims it finds in the request's extensions.
 async fn whoami(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let body = match request.extensions().get::<Arc<Claims>>() {
+    let body = match request.claims::<Claims>() {
         Some(claims) => format!("hello {}", claims.sub.as_deref().unwrap_or("?")),
         None => "no claims".to_owned(),
     };

@@ -19,8 +19,10 @@ use crate::verifier::Verifier;
 /// [crate docs](crate) for an example.
 ///
 /// Verified claims of type `C` (by default [`Claims`]) are inserted into the request's
-/// extensions as an **`Arc<C>`**: read them with `request.extensions().get::<Arc<C>>()`, the
-/// `axum::Claims` extractor (feature `axum`) or `tonic::RequestClaimsExt` (feature `tonic`). Shared rather than owned, so that
+/// extensions as an **`Arc<C>`**: read them with [`ClaimsExt::claims`](crate::ClaimsExt) (on an
+/// `http::Request`, its `Parts` or its `Extensions`), the `axum::Claims` extractor (feature
+/// `axum`), `tonic::RequestClaimsExt` (feature `tonic`), or
+/// `request.extensions().get::<Arc<C>>()`. Shared rather than owned, so that
 /// nothing copies them on the way to the handler, and so that the
 /// [verified-token cache](Self::cache_verified_tokens) can hand the same claims to every request
 /// a token comes with. Rejections are responses, never errors: the service's error type stays the inner

@@ -183,7 +183,7 @@ impl fmt::Debug for BearerToken {
 /// ```
 #[must_use]
 pub fn claims<C: Send + Sync + 'static>(request: &tonic::Request<impl Sized>) -> Option<&C> {
-    request.extensions().get::<Arc<C>>().map(Arc::as_ref)
+    crate::ClaimsExt::claims(request.extensions())
 }
 
 /// Reads verified claims from a [`tonic::Request`]; see [`claims`].
