@@ -3,10 +3,10 @@
 //! or [`JwtAuthLayer::cache_verified_tokens`](crate::JwtAuthLayer::cache_verified_tokens).
 //!
 //! What a hit skips: decoding and parsing, choosing the key, the signature, and the claims rules
-//! that depend only on the token's bytes and the rules (`iss`, `aud`, `typ`, required claims,
-//! scopes), all of which depend only on the token, the key set and the validation rules; the
-//! cache is keyed on all three (the whole token, compared byte for byte; the key set's identity;
-//! and it is emptied when the rules change). An entry keeps the claims as first deserialized
+//! that do not involve the clock (`iss`, `aud`, `typ`, required claims, scopes). All of these
+//! depend only on the token, the key set and the validation rules, and the cache is keyed on all
+//! three (the whole token, compared byte for byte; the key set's identity; and it is emptied
+//! when the rules change). An entry keeps the claims as first deserialized
 //! (shared as an `Arc`) and the facts to check again on every hit: `exp` and `nbf` against the
 //! clock, and what the revocation hook is asked. A token that expired or was revoked since it
 //! was cached is refused.
@@ -32,6 +32,8 @@ use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwapOption;
 use arc_swap::Guard;
+
+use crate::revocation::TokenInfo;
 
 /// Tokens longer than this are never cached; it bounds an entry's size.
 pub(crate) const MAX_CACHED_TOKEN: usize = 8 * 1024;
@@ -74,6 +76,12 @@ impl Entry {
 pub(crate) struct Verdict {
     /// The deserialized claims, shared with every request the token comes with (an `Arc<C>`).
     pub(crate) claims: Arc<dyn Any + Send + Sync>,
+    pub(crate) facts: Facts,
+}
+
+/// What a check concluded about a token's registered claims, owned: the facts a hit checks
+/// again.
+pub(crate) struct Facts {
     pub(crate) exp: Option<i64>,
     pub(crate) nbf: Option<i64>,
     pub(crate) iat: Option<i64>,
@@ -82,6 +90,19 @@ pub(crate) struct Verdict {
     pub(crate) jti: Option<Box<str>>,
     /// The token grants every scope the rules require.
     pub(crate) scope_ok: bool,
+}
+
+impl Facts {
+    /// What the revocation hook is asked about the token.
+    pub(crate) fn info(&self) -> TokenInfo<'_> {
+        TokenInfo {
+            issuer: self.iss.as_deref(),
+            subject: self.sub.as_deref(),
+            jwt_id: self.jti.as_deref(),
+            expires_at: self.exp,
+            issued_at: self.iat,
+        }
+    }
 }
 
 /// A cache hit: the entry, held for as long as the request needs it.

@@ -1,6 +1,5 @@
 //! The verifying core: token in, typed claims out. No framework types here.
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -9,7 +8,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::algorithm::AlgorithmSet;
-use crate::cache::{TokenCache, Verdict};
+use crate::cache::{Entry, Facts, TokenCache, Verdict};
 use crate::claims::grants_all;
 use crate::error::{AuthError, ConfigError, ErrorKind};
 use crate::json::{self, AudienceMatch, RegisteredClaims};
@@ -220,11 +219,8 @@ impl Verifier {
                 Ok(())
             })
         })?;
-        Ok(Checked {
-            claims: out.claims.ok_or(ErrorKind::InvalidClaims)?,
-            scope_error: out.scope_error,
-            pending: out.pending,
-        })
+        let claims = out.claims.take().ok_or(ErrorKind::InvalidClaims)?;
+        Ok(out.checked(claims))
     }
 
     /// Verifies `token` and returns its claims behind an `Arc`, shared with the
@@ -263,9 +259,6 @@ impl Verifier {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
-        if let Some(done) = self.check_hit::<C>(token, revocation) {
-            return done;
-        }
         let text = || std::str::from_utf8(token).map_err(|_| ErrorKind::MalformedToken);
         let Some(cache) = &self.cache else {
             let checked = self.check::<C>(text()?, revocation)?;
@@ -279,8 +272,10 @@ impl Verifier {
         let claims = self.keys.with_current(|keys| {
             let key_set = keys.id();
             if let Some(hit) = cache.lookup(token, key_set) {
-                // Not answered by `check_hit`: cached by a check that kept no verdict, or for
-                // another claims type (or the key set changed in between).
+                if let Some(answer) = self.answer_hit(&hit, revocation, &mut out) {
+                    return answer;
+                }
+                // Cached by a check that kept no verdict, or for another claims type.
                 let compact = jws::Compact::split(text()?)?;
                 return jws::with_payload(compact.payload, |payload| {
                     let facts = self.check_claims(payload, revocation, &mut out, true)?;
@@ -288,7 +283,10 @@ impl Verifier {
                     if hit.verdict().is_none()
                         && let Some(facts) = facts
                     {
-                        hit.record(facts.into_verdict(Arc::clone(&claims) as _));
+                        hit.record(Verdict {
+                            claims: Arc::clone(&claims) as _,
+                            facts,
+                        });
                     }
                     Ok(claims)
                 });
@@ -299,21 +297,21 @@ impl Verifier {
                 }
                 let facts = self.check_claims(payload, revocation, &mut out, true)?;
                 let claims = Arc::new(out.claims.take().ok_or(ErrorKind::InvalidClaims)?);
-                let verdict = facts.map(|facts| facts.into_verdict(Arc::clone(&claims) as _));
+                let verdict = facts.map(|facts| Verdict {
+                    claims: Arc::clone(&claims) as _,
+                    facts,
+                });
                 cache.insert(token, key_set, verdict);
                 Ok(claims)
             })
         })?;
-        Ok(Checked {
-            claims,
-            scope_error: out.scope_error,
-            pending: out.pending,
-        })
+        Ok(out.checked(claims))
     }
 
     /// The answer for `token` if the cache holds it with a verdict and claims of type `C`: only
     /// the clock, the recorded scope outcome and the revocation hook are checked. `None` when
-    /// the cache is off or does not know the token so (the caller then checks it in full).
+    /// the cache is off or does not know the token so (the caller then checks it in full, with
+    /// [`check_shared`](Self::check_shared), which looks it up once more).
     pub(crate) fn check_hit<C>(
         &self,
         token: &[u8],
@@ -323,20 +321,16 @@ impl Verifier {
         C: Send + Sync + 'static,
     {
         let cache = self.cache.as_ref()?;
-        self.keys.with_current(|keys| {
+        let mut out = Outcome::new();
+        let answer = self.keys.with_current(|keys| {
             let hit = cache.lookup(token, keys.id())?;
-            let verdict = hit.verdict()?;
-            let claims = Arc::clone(&verdict.claims).downcast::<C>().ok()?;
-            let mut out = Outcome::<C>::new();
-            Some(match self.recheck(verdict, revocation, &mut out) {
-                Ok(()) => Ok(Checked {
-                    claims,
-                    scope_error: out.scope_error,
-                    pending: out.pending,
-                }),
-                Err(kind) => Err(kind.into()),
-            })
-        })
+            self.answer_hit(&hit, revocation, &mut out)
+        })?;
+        Some(
+            answer
+                .map(|claims| out.checked(claims))
+                .map_err(AuthError::from),
+        )
     }
 
     /// Whether the verified-token cache is on.
@@ -344,29 +338,25 @@ impl Verifier {
         self.cache.is_some()
     }
 
-    /// On a cache hit with a verdict: the clock, the recorded scope outcome and the hook.
-    fn recheck<C>(
+    /// A cache entry's answer, if it kept a verdict with claims of type `C`: the clock, the
+    /// recorded scope outcome and the revocation hook, nothing else.
+    fn answer_hit<C>(
         &self,
-        verdict: &Verdict,
+        entry: &Entry,
         revocation: Option<&dyn Revocation>,
         out: &mut Outcome<C>,
-    ) -> Result<(), ErrorKind> {
-        let v = &*self.validation;
-        validate_time(v, verdict.exp, verdict.nbf)?;
-        if !verdict.scope_ok {
-            out.scope_error = Some(AuthError::insufficient_scope(v.scopes.join(" ").into()));
-        }
-        if let Some(hook) = revocation {
-            let info = TokenInfo {
-                issuer: verdict.iss.as_deref(),
-                subject: verdict.sub.as_deref(),
-                jwt_id: verdict.jti.as_deref(),
-                expires_at: verdict.exp,
-                issued_at: verdict.iat,
-            };
-            ask(hook, &info, out)?;
-        }
-        Ok(())
+    ) -> Option<Result<Arc<C>, ErrorKind>>
+    where
+        C: Send + Sync + 'static,
+    {
+        let verdict = entry.verdict()?;
+        let claims = Arc::clone(&verdict.claims).downcast::<C>().ok()?;
+        let facts = &verdict.facts;
+        Some(
+            validate_time(&self.validation, facts.exp, facts.nbf)
+                .and_then(|()| self.conclude(facts.scope_ok, &facts.info(), revocation, out))
+                .map(|()| claims),
+        )
     }
 
     /// Every claims rule, then the revocation hook, on a verified payload. With `keep`, also
@@ -396,68 +386,45 @@ impl Verifier {
         }
         let scope_ok =
             v.scopes.is_empty() || grants_all(registered.scope.as_deref().unwrap_or(""), &v.scopes);
-        if !scope_ok {
-            out.scope_error = Some(AuthError::insufficient_scope(v.scopes.join(" ").into()));
-        }
-        if let Some(hook) = revocation {
-            let info = TokenInfo {
-                issuer: registered.iss.as_deref(),
-                subject: registered.sub.as_deref(),
-                jwt_id: registered.jti.as_deref(),
-                expires_at: registered.exp,
-                issued_at: registered.iat,
-            };
-            ask(hook, &info, out)?;
-        }
+        let info = TokenInfo {
+            issuer: registered.iss.as_deref(),
+            subject: registered.sub.as_deref(),
+            jwt_id: registered.jti.as_deref(),
+            expires_at: registered.exp,
+            issued_at: registered.iat,
+        };
+        self.conclude(scope_ok, &info, revocation, out)?;
         Ok(keep.then(|| Facts {
-            exp: registered.exp,
+            exp: info.expires_at,
             nbf: registered.nbf,
-            iat: registered.iat,
-            iss: registered.iss.as_deref().map(Box::from),
-            sub: registered.sub.as_deref().map(Box::from),
-            jti: registered.jti.as_deref().map(Box::from),
+            iat: info.issued_at,
+            iss: info.issuer.map(Box::from),
+            sub: info.subject.map(Box::from),
+            jti: info.jwt_id.map(Box::from),
             scope_ok,
         }))
     }
-}
 
-/// Asks the revocation hook about a token; a pending answer is left in `out`.
-fn ask<C>(
-    hook: &dyn Revocation,
-    info: &TokenInfo<'_>,
-    out: &mut Outcome<C>,
-) -> Result<(), ErrorKind> {
-    match hook.check(info) {
-        RevocationCheck::Ready(answer) => revocation_kind(answer),
-        RevocationCheck::Pending(fut) => {
-            out.pending = Some(fut);
-            Ok(())
+    /// How every check ends, a full one or a cache hit: the scope outcome, then the revocation
+    /// hook (whose pending answer, if any, is left in `out`).
+    fn conclude<C>(
+        &self,
+        scope_ok: bool,
+        info: &TokenInfo<'_>,
+        revocation: Option<&dyn Revocation>,
+        out: &mut Outcome<C>,
+    ) -> Result<(), ErrorKind> {
+        if !scope_ok {
+            let required = self.validation.scopes.join(" ");
+            out.scope_error = Some(AuthError::insufficient_scope(required.into()));
         }
-    }
-}
-
-/// What a cache entry keeps about a token's registered claims: a [`Verdict`] without the claims.
-struct Facts {
-    exp: Option<i64>,
-    nbf: Option<i64>,
-    iat: Option<i64>,
-    iss: Option<Box<str>>,
-    sub: Option<Box<str>>,
-    jti: Option<Box<str>>,
-    scope_ok: bool,
-}
-
-impl Facts {
-    fn into_verdict(self, claims: Arc<dyn Any + Send + Sync>) -> Verdict {
-        Verdict {
-            claims,
-            exp: self.exp,
-            nbf: self.nbf,
-            iat: self.iat,
-            iss: self.iss,
-            sub: self.sub,
-            jti: self.jti,
-            scope_ok: self.scope_ok,
+        match revocation.map(|hook| hook.check(info)) {
+            None => Ok(()),
+            Some(RevocationCheck::Ready(answer)) => revocation_kind(answer),
+            Some(RevocationCheck::Pending(fut)) => {
+                out.pending = Some(fut);
+                Ok(())
+            }
         }
     }
 }
@@ -475,6 +442,15 @@ impl<C> Outcome<C> {
             claims: None,
             scope_error: None,
             pending: None,
+        }
+    }
+
+    /// The outcome, with `claims` as the claims handed out.
+    fn checked<T>(self, claims: T) -> Checked<T> {
+        Checked {
+            claims,
+            scope_error: self.scope_error,
+            pending: self.pending,
         }
     }
 }
@@ -572,6 +548,15 @@ mod tests {
 
     fn es256_key() -> DecodingKey {
         DecodingKey::from_pem(Algorithm::ES256, &fixture("es256.pub.pem")).unwrap()
+    }
+
+    /// An ES256 key other than the fixture's.
+    fn another_es256_key() -> DecodingKey {
+        let point = p256::SecretKey::from_slice(&[7; 32])
+            .unwrap()
+            .public_key()
+            .to_sec1_bytes();
+        DecodingKey::from_ec_point(Algorithm::ES256, &point).unwrap()
     }
 
     fn es256_token(claims: &serde_json::Value) -> String {
@@ -688,16 +673,7 @@ mod tests {
         let _: Claims = verifier.verify(&token).unwrap();
         assert_eq!(hits(&verifier), 1);
         // Rotate to another key: the token no longer verifies, cached or not.
-        let other = DecodingKey::from_ec_point(
-            Algorithm::ES256,
-            p256::SecretKey::from_slice(&[7; 32])
-                .unwrap()
-                .public_key()
-                .to_sec1_bytes()
-                .as_ref(),
-        )
-        .unwrap();
-        verifier.keys().replace(KeySet::from(other));
+        verifier.keys().replace(KeySet::from(another_es256_key()));
         let err = verifier.verify::<Claims>(&token).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidSignature);
         assert_eq!(hits(&verifier), 1);
@@ -895,9 +871,8 @@ mod tests {
         ] {
             assert_eq!(err.unwrap().kind(), ErrorKind::Expired);
         }
-        // Every check found the entry (a shared check that cannot use the verdict looks twice:
-        // once for it, once for the signature): nothing was verified a second time.
-        assert_eq!(hits(&verifier), 9);
+        // Every check after the first found the entry: nothing was verified a second time.
+        assert_eq!(hits(&verifier), 6);
     }
 
     #[test]
@@ -908,16 +883,7 @@ mod tests {
         verifier.verify_shared::<Claims>(&token).unwrap();
         verifier.verify_shared::<Claims>(&token).unwrap();
         assert_eq!(hits(&verifier), 1);
-        let other = DecodingKey::from_ec_point(
-            Algorithm::ES256,
-            p256::SecretKey::from_slice(&[7; 32])
-                .unwrap()
-                .public_key()
-                .to_sec1_bytes()
-                .as_ref(),
-        )
-        .unwrap();
-        verifier.keys().replace(KeySet::from(other));
+        verifier.keys().replace(KeySet::from(another_es256_key()));
         let err = verifier.verify_shared::<Claims>(&token).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidSignature);
         assert_eq!(verifier.cache.as_ref().unwrap().len(), 0);
