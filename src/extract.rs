@@ -65,31 +65,45 @@ pub(crate) fn credential<'a>(
     Ok(found)
 }
 
-fn authorization(headers: &HeaderMap, max_len: usize) -> Result<Credential<'_>, ErrorKind> {
+/// What follows the scheme and its spaces in the request's single `Authorization: Bearer`
+/// header (possibly nothing), or why there is no such credential.
+fn bearer_value(headers: &HeaderMap) -> Result<Result<&[u8], ErrorKind>, ErrorKind> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
-        return Ok(Credential::Absent(ErrorKind::MissingCredential));
+        return Ok(Err(ErrorKind::MissingCredential));
     };
     if values.next().is_some() {
         return Err(ErrorKind::MultipleCredentials);
     }
-    // One pass over the bytes, on the hot path of every request. The scheme is the token before
-    // the first space (RFC 7235 §2.1), compared case-insensitively.
+    // The scheme is the token before the first space (RFC 7235 §2.1), compared
+    // case-insensitively; one or more spaces separate it from the credential.
     let bytes = value.as_bytes();
     let scheme_end = bytes.iter().position(|b| *b == b' ').unwrap_or(bytes.len());
     if !bytes[..scheme_end].eq_ignore_ascii_case(b"bearer") {
-        return Ok(Credential::Absent(ErrorKind::UnsupportedScheme));
+        return Ok(Err(ErrorKind::UnsupportedScheme));
     }
-    // One or more spaces between scheme and credential.
     let start = bytes[scheme_end..]
         .iter()
         .position(|b| *b != b' ')
         .map_or(bytes.len(), |n| scheme_end + n);
+    Ok(Ok(&bytes[start..]))
+}
+
+/// What may follow a bearer token in its header: white space and commas.
+fn is_separator(b: u8) -> bool {
+    matches!(b, b' ' | b',' | b'\t')
+}
+
+fn authorization(headers: &HeaderMap, max_len: usize) -> Result<Credential<'_>, ErrorKind> {
+    let value = match bearer_value(headers)? {
+        Ok(value) => value,
+        Err(absent) => return Ok(Credential::Absent(absent)),
+    };
     // The cap applies before any parsing, to the credential and whatever follows it.
-    if bytes.len() - start > max_len {
+    if value.len() > max_len {
         return Err(ErrorKind::TokenTooLarge);
     }
-    let (token, rest, padded) = scan_token(&bytes[start..]);
+    let (token, rest, padded) = scan_token(value);
     if token.is_empty() {
         return Err(ErrorKind::MalformedCredential);
     }
@@ -97,10 +111,10 @@ fn authorization(headers: &HeaderMap, max_len: usize) -> Result<Credential<'_>, 
         None => {}
         // `Bearer a b` or `Bearer a, Bearer b`: more than one token. Trailing white space only
         // is tolerated.
-        Some(b' ' | b',' | b'\t') if rest.iter().any(|b| !matches!(b, b' ' | b',' | b'\t')) => {
+        Some(b) if is_separator(*b) && !rest.iter().all(|b| is_separator(*b)) => {
             return Err(ErrorKind::MultipleCredentials);
         }
-        Some(b' ' | b',' | b'\t') => {}
+        Some(b) if is_separator(*b) => {}
         Some(_) => return Err(ErrorKind::MalformedCredential),
     }
     checked_token_bytes(token, padded).map(Credential::Token)
@@ -114,22 +128,12 @@ fn authorization(headers: &HeaderMap, max_len: usize) -> Result<Credential<'_>, 
 /// the grammar when it was first verified, so a hit skips the scan. Anything else goes through
 /// [`credential`], which refuses what it must.
 pub(crate) fn bearer_candidate(headers: &HeaderMap, max_len: usize) -> Option<&[u8]> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let value = values.next()?;
-    if values.next().is_some() {
+    let value = bearer_value(headers).ok()?.ok()?;
+    if value.len() > max_len {
         return None;
     }
-    let bytes = value.as_bytes();
-    let scheme = bytes.get(..7)?;
-    if !scheme[..6].eq_ignore_ascii_case(b"bearer") || scheme[6] != b' ' {
-        return None;
-    }
-    let start = 7 + bytes[7..].iter().position(|b| *b != b' ')?;
-    let end = bytes
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | b',' | b'\t'))
-        .map_or(start, |i| i + 1);
-    (bytes.len() - start <= max_len && end > start).then(|| &bytes[start..end])
+    let end = value.iter().rposition(|b| !is_separator(*b))? + 1;
+    Some(&value[..end])
 }
 
 /// Whether `b` is in the b64token alphabet (RFC 6750 §2.1) or is `=`.
