@@ -402,6 +402,19 @@ fn times_ns(dir: &std::path::Path, group: &str, bench: &str) -> Option<(f64, f64
 
 const GROUPS: [&str; 4] = ["hs256", "rs256", "es256", "eddsa"];
 
+/// One cell of the summary: a time (median, fastest sample) and its ratios to the floor's.
+fn print_cell(times: Option<((f64, f64), (f64, f64))>) {
+    match times {
+        Some(((median, best), (floor_median, floor_best))) => print!(
+            "{:>11.0} ns {:>5.2}x {:>5.2}x",
+            median,
+            median / floor_median,
+            best / floor_best
+        ),
+        None => print!("{:>27}", "-"),
+    }
+}
+
 fn summary() {
     let Some(dir) = criterion_dir() else { return };
     const ROWS: [&str; 9] = [
@@ -427,15 +440,8 @@ fn summary() {
     for row in ROWS {
         print!("{row:<24}");
         for group in GROUPS {
-            match (times_ns(&dir, group, row), times_ns(&dir, group, "floor")) {
-                (Some((median, best)), Some((floor_median, floor_best))) => print!(
-                    "{:>11.0} ns {:>5.2}x {:>5.2}x",
-                    median,
-                    median / floor_median,
-                    best / floor_best
-                ),
-                _ => print!("{:>27}", "-"),
-            }
+            let floor = times_ns(&dir, group, "floor");
+            print_cell(times_ns(&dir, group, row).zip(floor));
         }
         println!();
     }
@@ -443,19 +449,10 @@ fn summary() {
     for row in ["service", "service_cached"] {
         print!("{:<24}", format!("{row} - bare"));
         for group in GROUPS {
-            match (
-                times_ns(&dir, group, row),
-                times_ns(&dir, group, "bare_service"),
-                times_ns(&dir, group, "floor"),
-            ) {
-                (Some(with), Some(bare), Some(floor)) => print!(
-                    "{:>11.0} ns {:>5.2}x {:>5.2}x",
-                    with.0 - bare.0,
-                    (with.0 - bare.0) / floor.0,
-                    (with.1 - bare.1) / floor.1
-                ),
-                _ => print!("{:>27}", "-"),
-            }
+            let with = times_ns(&dir, group, row);
+            let bare = times_ns(&dir, group, "bare_service");
+            let added = with.zip(bare).map(|(w, b)| (w.0 - b.0, w.1 - b.1));
+            print_cell(added.zip(times_ns(&dir, group, "floor")));
         }
         println!();
     }
