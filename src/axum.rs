@@ -8,8 +8,8 @@ use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 
-use crate::error::{AuthError, ErrorKind};
-use crate::rejection::DefaultRejection;
+use crate::layer::DefaultRejection;
+use crate::verify::error::{AuthError, ErrorKind};
 
 /// Extracts the claims a [`JwtAuthLayer`](crate::JwtAuthLayer) verified.
 ///

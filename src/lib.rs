@@ -64,54 +64,37 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod access;
-mod algorithm;
-mod auth;
-mod body;
-mod cache;
-mod claims;
-mod error;
-mod extract;
+pub mod layer;
+pub mod verify;
+
 #[cfg(feature = "login")]
-mod issue;
-mod json;
-mod jws;
-mod keys;
-mod rejection;
-mod revocation;
-mod scope;
-mod validation;
-mod verifier;
+#[cfg_attr(docsrs, doc(cfg(feature = "login")))]
+pub mod issue;
+#[cfg(feature = "login")]
+#[cfg_attr(docsrs, doc(cfg(feature = "login")))]
+pub mod login;
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
-#[cfg(feature = "login")]
-#[cfg_attr(docsrs, doc(cfg(feature = "login")))]
-pub mod login;
-#[cfg(feature = "login")]
-#[cfg_attr(docsrs, doc(cfg(feature = "login")))]
-pub mod password;
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub mod tonic;
 
-pub use access::ClaimsExt;
-pub use algorithm::{Algorithm, AlgorithmSet, KeyFamily, UnknownAlgorithm};
-pub use auth::{DEFAULT_MAX_TOKEN_LEN, JwtAuth, JwtAuthLayer, ResponseFuture};
-pub use body::ResponseBody;
-pub use claims::{Audience, Claims, ScopeClaims};
-pub use error::{AuthError, ConfigError, ErrorCode, ErrorKind};
-pub use extract::TokenSource;
 #[cfg(feature = "login")]
-#[cfg_attr(docsrs, doc(cfg(feature = "login")))]
 pub use issue::{DEFAULT_LIFETIME, IssueError, IssuedToken, JwksService, SigningKey, TokenIssuer};
-pub use keys::{DecodingKey, Jwk, JwkSet, KeySet, KeyStore};
-pub use rejection::{DefaultRejection, OnRejection, grpc_status, is_grpc};
-pub use revocation::{BoxError, InMemoryDenylist, Revocation, RevocationCheck, TokenInfo};
-pub use scope::{MethodScopes, RequireScope, RequireScopeLayer};
-pub use validation::Validation;
-pub use verifier::Verifier;
+pub use layer::{
+    ClaimsExt, DEFAULT_MAX_TOKEN_LEN, DefaultRejection, JwtAuth, JwtAuthLayer, MethodScopes,
+    OnRejection, RequireScope, RequireScopeLayer, ResponseBody, ResponseFuture, TokenSource,
+    grpc_status, is_grpc,
+};
+#[cfg(feature = "login")]
+pub use login::password;
+pub use verify::{
+    Algorithm, AlgorithmSet, Audience, AuthError, BoxError, Claims, ConfigError, DecodingKey,
+    ErrorCode, ErrorKind, InMemoryDenylist, Jwk, JwkSet, KeyFamily, KeySet, KeyStore, Revocation,
+    RevocationCheck, ScopeClaims, TokenInfo, UnknownAlgorithm, Validation, Verifier,
+};
 
 // Compiles and runs the README's examples as doctests.
 #[cfg(all(doctest, feature = "axum", feature = "login"))]

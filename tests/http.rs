@@ -874,7 +874,7 @@ async fn custom_rejections_come_from_a_closure_and_keep_the_error_attached() {
             "nope: {}",
             error.code().as_str().unwrap_or("none")
         )));
-        *response.status_mut() = error.status();
+        *response.status_mut() = tower_jwt_auth::layer::http_status(error);
         response
     };
     let app = Router::new()

@@ -48,6 +48,7 @@
 //! neither the answer nor its timing tells them apart. Password work runs on the hasher's own
 //! threads, never on the async executor.
 
+pub mod password;
 mod store;
 mod throttle;
 
@@ -72,8 +73,8 @@ use tower_service::Service;
 use zeroize::Zeroizing;
 
 use crate::issue::{IssuedToken, TokenIssuer};
-use crate::password::{PasswordError, PasswordHashing};
-use crate::revocation::BoxError;
+use crate::login::password::{PasswordError, PasswordHashing};
+use crate::verify::revocation::BoxError;
 use throttle::Throttle;
 
 /// Default cap on a login request's body: 16 KiB.
@@ -84,7 +85,7 @@ const MAX_USERNAME_LEN: usize = 256;
 /// The login service: checks a username and password, answers with an access token.
 ///
 /// `users` finds accounts, `issuer` signs tokens, `hasher` checks passwords off the executor
-/// (an [`Argon2Hasher`](crate::password::Argon2Hasher), or any [`PasswordHashing`]). See the
+/// (an [`Argon2Hasher`](crate::login::password::Argon2Hasher), or any [`PasswordHashing`]). See the
 /// [module docs](self) for the protocol. Mount it with `Router::route_service` in axum, as a
 /// hyper service, or beside tonic services on the same port.
 pub fn login_handler<U, H>(users: U, issuer: TokenIssuer, hasher: H) -> LoginService<U, H>

@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
-use crate::revocation::BoxError;
+use crate::verify::revocation::BoxError;
 
 /// What the login service needs to know about one account.
 #[derive(Clone, PartialEq, Eq)]

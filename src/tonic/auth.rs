@@ -29,9 +29,9 @@ use tonic_prost::ProstCodec;
 use tower_service::Service;
 use zeroize::Zeroizing;
 
+use crate::login::password::PasswordHashing;
 use crate::login::{LoginError, LoginService, UserStore, retry_after_secs};
-use crate::password::PasswordHashing;
-use crate::revocation::BoxError;
+use crate::verify::revocation::BoxError;
 
 /// The full name of the service.
 pub const SERVICE_NAME: &str = "tower_jwt_auth.v1.Auth";

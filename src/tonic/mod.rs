@@ -73,8 +73,8 @@ use std::sync::{Arc, RwLock};
 
 use tonic::metadata::{AsciiMetadataValue, errors::InvalidMetadataValue};
 
-use crate::auth::JwtAuth;
-use crate::scope::RequireScope;
+use crate::layer::JwtAuth;
+use crate::layer::RequireScope;
 
 #[cfg(feature = "login")]
 #[cfg_attr(docsrs, doc(cfg(feature = "login")))]

@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::error::ErrorKind;
+use crate::verify::error::ErrorKind;
 
 const DUPLICATE: &str = "tjwt-duplicate-member";
 const TYPE_PREFIX: &str = "tjwt-type:";

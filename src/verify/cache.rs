@@ -33,7 +33,7 @@ use std::sync::{Arc, OnceLock};
 use arc_swap::ArcSwapOption;
 use arc_swap::Guard;
 
-use crate::revocation::TokenInfo;
+use crate::verify::revocation::TokenInfo;
 
 /// Tokens longer than this are never cached; it bounds an entry's size.
 pub(crate) const MAX_CACHED_TOKEN: usize = 8 * 1024;

@@ -10,12 +10,12 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::access::ClaimsExt as _;
-use crate::auth::{ResponseFuture, rejection};
-use crate::body::ResponseBody;
-use crate::claims::{Claims, ScopeClaims};
-use crate::error::{AuthError, ErrorKind};
-use crate::rejection::{DefaultRejection, OnRejection};
+use crate::layer::access::ClaimsExt as _;
+use crate::layer::body::ResponseBody;
+use crate::layer::rejection::{DefaultRejection, OnRejection};
+use crate::layer::{ResponseFuture, reject};
+use crate::verify::claims::{Claims, ScopeClaims};
+use crate::verify::error::{AuthError, ErrorKind};
 
 /// Layer requiring scopes: the same ones for every request ([`RequireScopeLayer::new`]), or
 /// per request path or gRPC method ([`RequireScopeLayer::per_method`]).
@@ -152,7 +152,7 @@ where
         match checked {
             Ok(()) => ResponseFuture::inner(self.inner.call(request)),
             Err(error) => {
-                ResponseFuture::rejected(rejection(&self.on_rejection, error, request.headers()))
+                ResponseFuture::rejected(reject(&self.on_rejection, error, request.headers()))
             }
         }
     }

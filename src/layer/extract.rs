@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE, HeaderName};
 
-use crate::error::ErrorKind;
+use crate::verify::error::ErrorKind;
 
 /// Where a token may be read from, besides the `Authorization` header.
 ///

@@ -6,14 +6,14 @@ use std::time::Duration;
 use tower_layer::Layer;
 
 use super::{Config, DEFAULT_MAX_TOKEN_LEN, JwtAuth};
-use crate::algorithm::AlgorithmSet;
-use crate::claims::Claims;
-use crate::extract::TokenSource;
-use crate::keys::KeyStore;
-use crate::rejection::{DefaultRejection, OnRejection};
-use crate::revocation::Revocation;
-use crate::validation::Validation;
-use crate::verifier::Verifier;
+use crate::layer::extract::TokenSource;
+use crate::layer::rejection::{DefaultRejection, OnRejection};
+use crate::verify::algorithm::AlgorithmSet;
+use crate::verify::claims::Claims;
+use crate::verify::keys::KeyStore;
+use crate::verify::revocation::Revocation;
+use crate::verify::validation::Validation;
+use crate::verify::verifier::Verifier;
 
 /// Layer that verifies `Authorization: Bearer <jwt>` on every request; see the
 /// [crate docs](crate) for an example.

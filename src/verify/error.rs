@@ -1,9 +1,9 @@
-//! Why a request was rejected, and how each reason maps to RFC 6750 and gRPC.
+//! Why a token was refused ([`AuthError`], [`ErrorKind`], the RFC 6750 [`ErrorCode`]) and why a
+//! configuration was ([`ConfigError`]). The HTTP statuses and gRPC codes these map to belong to
+//! the layer: [`crate::layer::http_status`], [`crate::layer::grpc_code`].
 
 use std::fmt;
 use std::sync::Arc;
-
-use http::StatusCode;
 
 /// Why a request was not authenticated.
 ///
@@ -172,29 +172,6 @@ impl AuthError {
     #[must_use]
     pub fn required_scope(&self) -> Option<&str> {
         self.scope.as_deref()
-    }
-
-    /// The HTTP status of the default rejection response.
-    #[must_use]
-    pub const fn status(&self) -> StatusCode {
-        match self.code() {
-            ErrorCode::None | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
-            ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
-            ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
-            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    /// The gRPC status code of the default rejection of a gRPC call: `UNAUTHENTICATED` (16),
-    /// `PERMISSION_DENIED` (7) for a missing scope, `UNAVAILABLE` (14) when the revocation
-    /// check failed.
-    #[must_use]
-    pub const fn grpc_code(&self) -> u8 {
-        match self.code() {
-            ErrorCode::InsufficientScope => 7,
-            ErrorCode::TemporarilyUnavailable => 14,
-            _ => 16,
-        }
     }
 
     /// The generic description sent to clients; it never reveals the precise reason.

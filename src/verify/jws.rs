@@ -3,10 +3,10 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::algorithm::{Algorithm, AlgorithmSet};
-use crate::error::ErrorKind;
-use crate::json::Header;
-use crate::keys::KeySet;
+use crate::verify::algorithm::{Algorithm, AlgorithmSet};
+use crate::verify::error::ErrorKind;
+use crate::verify::json::Header;
+use crate::verify::keys::KeySet;
 
 /// The exact decoded length of `encoded` characters of unpadded base64: 3 bytes per 4
 /// characters (a malformed length is caught by the decoder).

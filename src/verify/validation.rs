@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::algorithm::AlgorithmSet;
+use crate::verify::algorithm::AlgorithmSet;
 
 /// Validation rules. The defaults are the safe ones:
 ///

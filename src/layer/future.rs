@@ -8,11 +8,11 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::rejection;
-use crate::body::ResponseBody;
-use crate::error::AuthError;
-use crate::rejection::OnRejection;
-use crate::verifier::{PendingRevocation, revocation_outcome};
+use crate::layer::body::ResponseBody;
+use crate::layer::reject;
+use crate::layer::rejection::OnRejection;
+use crate::verify::error::AuthError;
+use crate::verify::verifier::{PendingRevocation, revocation_outcome};
 
 pin_project! {
     /// Response future of [`JwtAuth`](super::JwtAuth) and
@@ -128,7 +128,7 @@ where
                             future: service.call(request),
                         },
                         Err(error) => State::Rejected {
-                            response: Some(rejection(on_rejection, error, request.headers())),
+                            response: Some(reject(on_rejection, error, request.headers())),
                         },
                     }
                 }

@@ -16,11 +16,11 @@ use http_body_util::Full;
 use serde::Serialize;
 use tower_service::Service;
 
-use crate::algorithm::{Algorithm, KeyFamily};
-use crate::error::ConfigError;
-use crate::keys::{DecodingKey, Jwk, JwkSet};
-use crate::validation::Validation;
-use crate::verifier::Verifier;
+use crate::verify::algorithm::{Algorithm, KeyFamily};
+use crate::verify::error::ConfigError;
+use crate::verify::keys::{DecodingKey, Jwk, JwkSet};
+use crate::verify::validation::Validation;
+use crate::verify::verifier::Verifier;
 use crate::{JwtAuthLayer, KeyStore};
 
 /// A private key (or shared secret) that signs tokens with one [`Algorithm`], and the public

@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use crate::algorithm::AlgorithmSet;
-use crate::cache::{Entry, Facts, TokenCache, Verdict};
-use crate::claims::grants_all;
-use crate::error::{AuthError, ConfigError, ErrorKind};
-use crate::json::{self, AudienceMatch, RegisteredClaims};
-use crate::jws;
-use crate::keys::KeyStore;
-use crate::revocation::{BoxError, Revocation, RevocationCheck, TokenInfo};
-use crate::validation::Validation;
+use crate::verify::algorithm::AlgorithmSet;
+use crate::verify::cache::{Entry, Facts, TokenCache, Verdict};
+use crate::verify::claims::grants_all;
+use crate::verify::error::{AuthError, ConfigError, ErrorKind};
+use crate::verify::json::{self, AudienceMatch, RegisteredClaims};
+use crate::verify::jws;
+use crate::verify::keys::KeyStore;
+use crate::verify::revocation::{BoxError, Revocation, RevocationCheck, TokenInfo};
+use crate::verify::validation::Validation;
 
 /// Verifies compact JWTs against a key store and a [`Validation`].
 ///
@@ -181,7 +181,7 @@ impl Verifier {
         })
     }
 
-    fn allowed(&self, keys: &crate::keys::KeySet) -> AlgorithmSet {
+    fn allowed(&self, keys: &crate::verify::keys::KeySet) -> AlgorithmSet {
         let of_keys = keys.algorithms();
         self.validation
             .algorithms

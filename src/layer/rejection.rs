@@ -8,7 +8,7 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use http::{HeaderMap, Response, StatusCode};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
-use crate::error::{AuthError, ErrorCode};
+use crate::verify::error::{AuthError, ErrorCode};
 
 /// Builds the response for a rejected request.
 ///
@@ -26,6 +26,30 @@ where
 {
     fn on_rejection(&self, error: &AuthError, request_headers: &HeaderMap) -> Response<Bytes> {
         self(error, request_headers)
+    }
+}
+
+/// The HTTP status of the standard rejection for `error`: 401 for a missing or bad token, 400
+/// for a malformed credential, 403 for a missing scope, 503 when the token could not be checked.
+#[must_use]
+pub const fn http_status(error: &AuthError) -> StatusCode {
+    match error.code() {
+        ErrorCode::None | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// The gRPC status code of the standard rejection of a gRPC call for `error`:
+/// `UNAUTHENTICATED` (16), `PERMISSION_DENIED` (7) for a missing scope, `UNAVAILABLE` (14) when
+/// the token could not be checked.
+#[must_use]
+pub const fn grpc_code(error: &AuthError) -> u8 {
+    match error.code() {
+        ErrorCode::InsufficientScope => 7,
+        ErrorCode::TemporarilyUnavailable => 14,
+        _ => 16,
     }
 }
 
@@ -89,7 +113,7 @@ impl DefaultRejection {
             }
         };
         let mut response = Response::new(body);
-        *response.status_mut() = error.status();
+        *response.status_mut() = http_status(error);
         let headers = response.headers_mut();
         if code != ErrorCode::TemporarilyUnavailable {
             headers.insert(
@@ -108,7 +132,7 @@ impl DefaultRejection {
     /// The gRPC (trailers-only) response for `error`.
     #[must_use]
     pub fn grpc_response(&self, error: &AuthError) -> Response<Bytes> {
-        grpc_status(error.grpc_code(), error.description())
+        grpc_status(grpc_code(error), error.description())
     }
 }
 
@@ -165,10 +189,22 @@ fn quote(value: &str) -> String {
     out
 }
 
+/// Builds a rejection response and attaches the error to it, for outer layers to see.
+pub(crate) fn reject<R: OnRejection>(
+    on_rejection: &R,
+    error: AuthError,
+    request_headers: &HeaderMap,
+) -> Response<Bytes> {
+    tracing::debug!(reason = %error, kind = ?error.kind(), "request rejected");
+    let mut response = on_rejection.on_rejection(&error, request_headers);
+    response.extensions_mut().insert(error);
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorKind;
+    use crate::verify::error::ErrorKind;
 
     #[test]
     fn realms_are_escaped() {

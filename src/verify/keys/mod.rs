@@ -26,8 +26,8 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 
 pub use jwk::{Jwk, JwkSet};
 
-use crate::algorithm::{Algorithm, AlgorithmSet, KeyFamily};
-use crate::error::ConfigError;
+use crate::verify::algorithm::{Algorithm, AlgorithmSet, KeyFamily};
+use crate::verify::error::ConfigError;
 
 /// The prepared verification state of one key.
 ///

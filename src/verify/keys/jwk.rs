@@ -5,8 +5,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::DecodingKey;
-use crate::algorithm::{Algorithm, KeyFamily};
-use crate::error::ConfigError;
+use crate::verify::algorithm::{Algorithm, KeyFamily};
+use crate::verify::error::ConfigError;
 
 /// A JSON Web Key, with the members needed to verify signatures.
 ///

@@ -7,12 +7,13 @@ use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use super::{Config, ResponseFuture, rejection};
-use crate::body::ResponseBody;
-use crate::claims::Claims;
-use crate::extract::{self, Credential};
-use crate::rejection::{DefaultRejection, OnRejection};
-use crate::verifier::Checked;
+use super::Config;
+use crate::layer::body::ResponseBody;
+use crate::layer::extract::{self, Credential};
+use crate::layer::rejection::{DefaultRejection, OnRejection};
+use crate::layer::{ResponseFuture, reject};
+use crate::verify::claims::Claims;
+use crate::verify::verifier::Checked;
 
 /// Middleware that verifies bearer JWTs; made by [`JwtAuthLayer`](crate::JwtAuthLayer).
 pub struct JwtAuth<S, C = Claims, R = DefaultRejection> {
@@ -72,7 +73,7 @@ where
                     return ResponseFuture::inner(self.inner.call(request));
                 }
                 Ok(Credential::Absent(kind)) | Err(kind) => {
-                    return ResponseFuture::rejected(rejection(
+                    return ResponseFuture::rejected(reject(
                         &self.on_rejection,
                         kind.into(),
                         request.headers(),
@@ -101,13 +102,13 @@ where
     {
         match checked {
             Err(error) => {
-                ResponseFuture::rejected(rejection(&self.on_rejection, error, request.headers()))
+                ResponseFuture::rejected(reject(&self.on_rejection, error, request.headers()))
             }
             Ok(Checked {
                 scope_error: Some(error),
                 pending: None,
                 ..
-            }) => ResponseFuture::rejected(rejection(&self.on_rejection, error, request.headers())),
+            }) => ResponseFuture::rejected(reject(&self.on_rejection, error, request.headers())),
             Ok(Checked {
                 claims,
                 scope_error: None,
