@@ -138,9 +138,8 @@ pub(crate) fn bearer_candidate(headers: &HeaderMap, max_len: usize) -> Option<&[
 
 /// Whether `b` is in the b64token alphabet (RFC 6750 §2.1) or is `=`.
 ///
-/// Comparisons rather than a table: over a fixed-size chunk they compile to a handful of
-/// vector instructions per 32 bytes, where table lookups go one byte at a time. This scan runs
-/// over every token of every request.
+/// Comparisons rather than a table, applied a 32-byte chunk at a time: this scan runs over
+/// every token of every request (BENCHMARKS.md, "Code-generation notes", says why).
 #[inline(always)]
 fn is_token_byte(b: u8) -> bool {
     (b | 0x20).wrapping_sub(b'a') < 26

@@ -204,8 +204,7 @@ pub(super) struct RootMap<'r, 'de, A> {
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for RootMap<'_, 'de, A> {
     type Error = A::Error;
 
-    // Inlined into the application's visitor, so its key value stays in registers rather
-    // than being stored by one function and reloaded, at another width, by the next.
+    // Inlined into the application's visitor: BENCHMARKS.md, "Code-generation notes".
     #[inline(always)]
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,

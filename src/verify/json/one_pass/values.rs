@@ -56,7 +56,7 @@ pub(super) enum Number {
 }
 
 impl Number {
-    /// As [`NumericDate`] reads it: fractions floored, saturating.
+    /// As `NumericDate` reads it: fractions floored, saturating.
     fn numeric_date(self) -> i64 {
         match self {
             Number::U(v) => i64::try_from(v).unwrap_or(i64::MAX),

@@ -1,0 +1,122 @@
+//! The cached paths: a token the verified-token cache knows is answered from its entry (the
+//! clock, the kept scope verdict and the revocation hook), and a miss fills an entry.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use super::rules::validate_time;
+use super::{Checked, Outcome, Verifier};
+use crate::verify::cache::{Entry, Verdict};
+use crate::verify::error::{AuthError, ErrorKind};
+use crate::verify::jws;
+use crate::verify::revocation::Revocation;
+
+impl Verifier {
+    /// [`Verifier::check`], with the claims behind an `Arc` that a cache entry shares.
+    ///
+    /// The token comes as bytes (ASCII, from the b64token grammar): a hit compares bytes only,
+    /// and the UTF-8 check is made on a miss.
+    pub(crate) fn check_shared<C>(
+        &self,
+        token: &[u8],
+        revocation: Option<&dyn Revocation>,
+    ) -> Result<Checked<Arc<C>>, AuthError>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let text = || std::str::from_utf8(token).map_err(|_| ErrorKind::MalformedToken);
+        let Some(cache) = &self.cache else {
+            let checked = self.check::<C>(text()?, revocation)?;
+            return Ok(Checked {
+                claims: Arc::new(checked.claims),
+                scope_error: checked.scope_error,
+                pending: checked.pending,
+            });
+        };
+        let mut out = Outcome::new();
+        let claims = self.keys.with_current(|keys| {
+            let key_set = keys.id();
+            if let Some(hit) = cache.lookup(token, key_set) {
+                if let Some(answer) = self.answer_hit(&hit, revocation, &mut out) {
+                    return answer;
+                }
+                // Cached by a check that kept no verdict, or for another claims type.
+                let compact = jws::Compact::split(text()?)?;
+                return jws::with_payload(compact.payload, |payload| {
+                    let facts = self.check_claims(payload, revocation, &mut out, true)?;
+                    let claims = Arc::new(out.claims.take().ok_or(ErrorKind::InvalidClaims)?);
+                    if hit.verdict().is_none()
+                        && let Some(facts) = facts
+                    {
+                        hit.record(Verdict {
+                            claims: Arc::clone(&claims) as _,
+                            facts,
+                        });
+                    }
+                    Ok(claims)
+                });
+            }
+            jws::verify(text()?, keys, self.allowed(keys), |verified, payload| {
+                if !self.validation.type_matches(verified.header.typ.as_deref()) {
+                    return Err(ErrorKind::InvalidType);
+                }
+                let facts = self.check_claims(payload, revocation, &mut out, true)?;
+                let claims = Arc::new(out.claims.take().ok_or(ErrorKind::InvalidClaims)?);
+                let verdict = facts.map(|facts| Verdict {
+                    claims: Arc::clone(&claims) as _,
+                    facts,
+                });
+                cache.insert(token, key_set, verdict);
+                Ok(claims)
+            })
+        })?;
+        Ok(out.checked(claims))
+    }
+
+    /// The answer for `token` if the cache holds it with a verdict and claims of type `C`: only
+    /// the clock, the recorded scope outcome and the revocation hook are checked. `None` when
+    /// the cache is off or does not know the token so (the caller then checks it in full, with
+    /// [`check_shared`](Self::check_shared), which looks it up once more).
+    pub(crate) fn check_hit<C>(
+        &self,
+        token: &[u8],
+        revocation: Option<&dyn Revocation>,
+    ) -> Option<Result<Checked<Arc<C>>, AuthError>>
+    where
+        C: Send + Sync + 'static,
+    {
+        let cache = self.cache.as_ref()?;
+        let mut out = Outcome::new();
+        let answer = self.keys.with_current(|keys| {
+            let hit = cache.lookup(token, keys.id())?;
+            self.answer_hit(&hit, revocation, &mut out)
+        })?;
+        Some(
+            answer
+                .map(|claims| out.checked(claims))
+                .map_err(AuthError::from),
+        )
+    }
+
+    /// A cache entry's answer, if it kept a verdict with claims of type `C`: the clock, the
+    /// recorded scope outcome and the revocation hook, nothing else.
+    fn answer_hit<C>(
+        &self,
+        entry: &Entry,
+        revocation: Option<&dyn Revocation>,
+        out: &mut Outcome<C>,
+    ) -> Option<Result<Arc<C>, ErrorKind>>
+    where
+        C: Send + Sync + 'static,
+    {
+        let verdict = entry.verdict()?;
+        let claims = Arc::clone(&verdict.claims).downcast::<C>().ok()?;
+        let facts = &verdict.facts;
+        Some(
+            validate_time(&self.validation, facts.exp, facts.nbf)
+                .and_then(|()| self.conclude(facts.scope_ok, &facts.info(), revocation, out))
+                .map(|()| claims),
+        )
+    }
+}
