@@ -67,8 +67,8 @@
 pub mod layer;
 pub mod verify;
 
-#[cfg(feature = "login")]
-#[cfg_attr(docsrs, doc(cfg(feature = "login")))]
+#[cfg(feature = "issue")]
+#[cfg_attr(docsrs, doc(cfg(feature = "issue")))]
 pub mod issue;
 #[cfg(feature = "login")]
 #[cfg_attr(docsrs, doc(cfg(feature = "login")))]
@@ -81,7 +81,7 @@ pub mod axum;
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub mod tonic;
 
-#[cfg(feature = "login")]
+#[cfg(feature = "issue")]
 pub use issue::{DEFAULT_LIFETIME, IssueError, IssuedToken, JwksService, SigningKey, TokenIssuer};
 pub use layer::{
     ClaimsExt, DEFAULT_MAX_TOKEN_LEN, DefaultRejection, JwtAuth, JwtAuthLayer, MethodScopes,
