@@ -71,7 +71,7 @@ async fn main() -> Result<(), BoxError> {
     let me_route = issuer.layer().layer(service_fn(me));
     let admin_route = issuer
         .layer()
-        .layer(RequireScopeLayer::new("admin").layer(service_fn(me)));
+        .layer(RequireScopeLayer::new(["admin"]).layer(service_fn(me)));
 
     // A hand-written router: each route is a tower service; bodies are boxed to one type.
     let app = service_fn(move |request: Request<Incoming>| {

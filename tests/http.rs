@@ -18,7 +18,7 @@ use tower::ServiceExt;
 use tower_jwt_auth::axum::Claims as ClaimsOf;
 use tower_jwt_auth::{
     Algorithm, AuthError, DecodingKey, ErrorKind, InMemoryDenylist, JwtAuthLayer, KeySet, KeyStore,
-    RequireScopeLayer, RevocationCheck, TokenInfo, TokenSource,
+    MethodScopes, RequireScopeLayer, RevocationCheck, TokenInfo, TokenSource,
 };
 
 fn key() -> DecodingKey {
@@ -696,7 +696,7 @@ fn assert_insufficient_scope(reply: &Reply, scope: &str) {
 
 #[tokio::test]
 async fn a_layer_wide_scope_requirement_answers_403_with_the_scope() {
-    let strict = || layer().require_scopes("read write");
+    let strict = || layer().require_scopes(["read", "write"]);
     with_token(strict(), &token(r#","scope":"write read admin""#))
         .await
         .assert_ok("ada");
@@ -717,7 +717,7 @@ async fn a_route_scope_requirement_answers_403_with_the_scope() {
     let app = Router::new()
         .route(
             "/admin",
-            get(me).route_layer(RequireScopeLayer::new("admin")),
+            get(me).route_layer(RequireScopeLayer::new(["admin"])),
         )
         .route("/me", get(me))
         .layer(layer());
@@ -736,6 +736,57 @@ async fn a_route_scope_requirement_answers_403_with_the_scope() {
         .assert_ok("ada");
     assert_insufficient_scope(&send(token(r#","scope":"read""#), "/admin").await, "admin");
     send(token(r#","scope":"read""#), "/me")
+        .await
+        .assert_ok("ada");
+}
+
+#[tokio::test]
+async fn scope_rules_are_never_skipped_under_a_nested_router() {
+    // The inner router sees "/admin" for "/api/admin": a per-method rule written for the full
+    // path matches nothing there, and the request must be refused rather than let through.
+    let rules = MethodScopes::new()
+        .default_public()
+        .require("/api/admin", ["admin"]);
+    let inner = Router::new()
+        .route("/admin", get(me))
+        .layer(RequireScopeLayer::per_method(rules));
+    let routed = Router::new().route(
+        "/routed",
+        get(me).route_layer(RequireScopeLayer::new(["admin"])),
+    );
+    let nested = Router::new()
+        .nest("/api", inner)
+        .nest("/v1", routed)
+        .layer(layer());
+    let send = |t: String, path: &'static str| {
+        let app = nested.clone();
+        async move {
+            let request = Request::get(path)
+                .header(AUTHORIZATION, format!("Bearer {t}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            reply(app.oneshot(request).await.unwrap()).await
+        }
+    };
+    for scope in ["read", "admin"] {
+        let refused = send(token(&format!(r#","scope":"{scope}""#)), "/api/admin").await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{scope}");
+        assert_eq!(
+            refused.challenge(),
+            r#"Bearer realm="api", error="insufficient_scope", error_description="the access token lacks the required scope""#
+        );
+        assert_eq!(
+            refused.json(),
+            serde_json::json!({"error":"insufficient_scope","error_description":"the access token lacks the required scope"})
+        );
+        assert_eq!(refused.kind(), Some(ErrorKind::UnlistedPath));
+    }
+    // A scope requirement on the route itself holds wherever the route is mounted.
+    assert_insufficient_scope(
+        &send(token(r#","scope":"read""#), "/v1/routed").await,
+        "admin",
+    );
+    send(token(r#","scope":"admin""#), "/v1/routed")
         .await
         .assert_ok("ada");
 }
@@ -768,7 +819,7 @@ async fn grpc_calls_get_trailers_only_statuses_never_a_bare_401() {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let reply = call(app(layer().require_scopes("admin")), &headers).await;
+        let reply = call(app(layer().require_scopes(["admin"])), &headers).await;
         assert_eq!(reply.status, StatusCode::OK);
         assert_eq!(reply.headers["grpc-status"], status);
         assert_eq!(reply.headers[CONTENT_TYPE], "application/grpc");
@@ -940,7 +991,7 @@ async fn a_cached_token_is_still_refused_once_expired_revoked_or_short_of_scope(
         .await
         .assert_invalid_token(ErrorKind::Revoked);
     // A cached token short of the layer's scopes is refused each time, with the scope named.
-    let scoped = app(cached.require_scopes("admin"));
+    let scoped = app(cached.require_scopes(["admin"]));
     let reader = format!("Bearer {}", token(r#","scope":"read""#));
     for _ in 0..2 {
         assert_insufficient_scope(

@@ -250,7 +250,7 @@ async fn a_request_with_a_valid_token_reaches_the_handler_with_its_claims() {
 async fn a_valid_token_lacking_a_required_scope_is_forbidden() {
     let service = ServiceBuilder::new()
         .layer(JwtAuthLayer::new(key()))
-        .layer(RequireScopeLayer::new("admin"))
+        .layer(RequireScopeLayer::new(["admin"]))
         .service(service_fn(whoami));
     let server = TestServer::start(service).await;
 

@@ -508,7 +508,7 @@ async fn rejections_of_grpc_calls_do_not_reveal_why_the_token_was_refused() {
 
 #[tokio::test]
 async fn a_grpc_call_lacking_a_required_scope_is_permission_denied() {
-    let server = server_behind(JwtAuthLayer::new(key()).require_scopes("admin")).await;
+    let server = server_behind(JwtAuthLayer::new(key()).require_scopes(["admin"])).await;
     let mut client = server.client();
 
     assert_status(
@@ -527,7 +527,7 @@ async fn a_scope_required_on_one_service_denies_only_that_service() {
     let server = TestServer::start(|incoming, signal| {
         Server::builder()
             .layer(JwtAuthLayer::new(key()))
-            .add_service(RequireScopeLayer::new("admin").layer(Greeter))
+            .add_service(RequireScopeLayer::new(["admin"]).layer(Greeter))
             .add_service(Public)
             .serve_with_incoming_shutdown(incoming, signal)
     })

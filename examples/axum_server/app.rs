@@ -33,7 +33,7 @@ pub async fn router(config: Config) -> Result<Router, Error> {
         .route("/me", get(me))
         .route(
             "/admin",
-            get(admin).route_layer(RequireScopeLayer::new("admin")),
+            get(admin).route_layer(RequireScopeLayer::new(["admin"])),
         )
         .layer(issuer.layer());
     let mut app = Router::new()

@@ -25,7 +25,7 @@ pub fn rules() -> MethodScopes {
         .public(SAY_HELLO)
         .public(tower_jwt_auth::tonic::auth::LOGIN_PATH)
         .public("/login")
-        .require(ADMIN_REPORT, "admin")
+        .require(ADMIN_REPORT, ["admin"])
 }
 
 /// The layers for `Server::builder().layer(…)`: verify any token sent (optional mode: public

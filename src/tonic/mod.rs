@@ -60,7 +60,7 @@
 //!
 //! // …or only some: `Greeter` needs a token with the `admin` scope, `Health` stays public.
 //! let some = Server::builder()
-//!     .add_service(auth.layer(RequireScopeLayer::new("admin").layer(Greeter)))
+//!     .add_service(auth.layer(RequireScopeLayer::new(["admin"]).layer(Greeter)))
 //!     .add_service(Health);
 //! # let _ = (everything, some, whoami);
 //! # Ok(()) }

@@ -218,6 +218,34 @@ impl ScopeClaims for Claims {
     }
 }
 
+/// Checks one scope named in a configuration against RFC 6749 §3.3's `scope-token` grammar
+/// (`1*( %x21 / %x23-5B / %x5D-7E )`: printable ASCII but space, `"` and `\`).
+///
+/// # Panics
+///
+/// When `scope` is empty or breaks the grammar: `"read write"` is two scopes, to be named as
+/// two items, and no token could ever carry such a scope.
+pub(crate) fn scope_token(scope: &str) -> Box<str> {
+    let valid = !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+    assert!(
+        valid,
+        "invalid scope {scope:?}: a scope is one RFC 6749 scope-token (printable ASCII without \
+         space, '\"' or '\\'); name several scopes as several items, e.g. [\"read\", \"write\"]"
+    );
+    scope.into()
+}
+
+/// Checks every scope of `scopes` with [`scope_token`].
+pub(crate) fn scope_tokens<S: AsRef<str>>(scopes: impl IntoIterator<Item = S>) -> Vec<Box<str>> {
+    scopes
+        .into_iter()
+        .map(|scope| scope_token(scope.as_ref()))
+        .collect()
+}
+
 /// Whether a space-separated scope string grants every scope in `required`.
 pub(crate) fn grants_all(granted: &str, required: &[Box<str>]) -> bool {
     required
@@ -249,5 +277,17 @@ mod tests {
         assert!(grants_all("write read", &required));
         assert!(!grants_all("read", &required));
         assert!(grants_all("", &[]));
+    }
+
+    #[test]
+    fn configured_scopes_are_single_scope_tokens() {
+        assert_eq!(
+            scope_tokens(["read", "write:all"]),
+            [Box::from("read"), "write:all".into()]
+        );
+        for bad in ["read write", "", "a\"b", "a\\b", "caf\u{e9}", "tab\t"] {
+            let caught = std::panic::catch_unwind(|| scope_token(bad));
+            assert!(caught.is_err(), "{bad:?} was accepted");
+        }
     }
 }

@@ -57,6 +57,9 @@ pub enum ErrorKind {
     RevocationUnavailable,
     /// The token is valid but lacks a required scope.
     InsufficientScope,
+    /// Per-method access rules name neither this path nor, since it is not a gRPC method, a
+    /// default for it (see [`MethodScopes`](crate::MethodScopes)).
+    UnlistedPath,
 }
 
 /// The RFC 6750 §3.1 error code a rejection carries.
@@ -98,7 +101,7 @@ impl ErrorKind {
             ErrorKind::MalformedCredential | ErrorKind::MultipleCredentials => {
                 ErrorCode::InvalidRequest
             }
-            ErrorKind::InsufficientScope => ErrorCode::InsufficientScope,
+            ErrorKind::InsufficientScope | ErrorKind::UnlistedPath => ErrorCode::InsufficientScope,
             ErrorKind::RevocationUnavailable => ErrorCode::TemporarilyUnavailable,
             _ => ErrorCode::InvalidToken,
         }
@@ -130,6 +133,7 @@ impl ErrorKind {
             ErrorKind::Revoked => "the token has been revoked",
             ErrorKind::RevocationUnavailable => "the revocation check failed",
             ErrorKind::InsufficientScope => "the token lacks a required scope",
+            ErrorKind::UnlistedPath => "no access rule names this path",
         }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::verify::algorithm::AlgorithmSet;
+use crate::verify::claims::scope_tokens;
 
 /// Validation rules. The defaults are the safe ones:
 ///
@@ -128,12 +129,22 @@ impl Validation {
         self
     }
 
-    /// Requires every scope in the space-separated `scopes` (checked in the token's `scope`
-    /// claim); a valid token lacking one gets 403 `insufficient_scope`.
+    /// Requires every one of `scopes` (checked in the token's space-separated `scope` claim);
+    /// a valid token lacking one gets 403 `insufficient_scope`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::Validation;
+    ///
+    /// let rules = Validation::new().require_scopes(["read", "write"]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When a scope is empty or is not one RFC 6749 `scope-token` (`"read write"` holds a
+    /// space: name the two scopes as two items).
     #[must_use]
-    pub fn require_scopes(mut self, scopes: &str) -> Self {
-        self.scopes
-            .extend(scopes.split_ascii_whitespace().map(Box::from));
+    pub fn require_scopes<S: AsRef<str>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes.extend(scope_tokens(scopes));
         self
     }
 

@@ -115,7 +115,11 @@ impl<C, R> JwtAuthLayer<C, R> {
     }
 
     /// See [`Validation::require_scopes`]: every route behind this layer needs these scopes.
-    pub fn require_scopes(self, scopes: &str) -> Self {
+    ///
+    /// # Panics
+    ///
+    /// As [`Validation::require_scopes`], on a scope that is not one RFC 6749 `scope-token`.
+    pub fn require_scopes<S: AsRef<str>>(self, scopes: impl IntoIterator<Item = S>) -> Self {
         self.validation(|v| v.require_scopes(scopes))
     }
 

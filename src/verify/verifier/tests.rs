@@ -297,7 +297,7 @@ fn a_shared_hit_keeps_the_scope_verdict() {
     let clock2 = Arc::clone(&clock);
     let validation = Validation::new()
         .clock(move || clock2.load(Ordering::Relaxed))
-        .require_scopes("admin");
+        .require_scopes(["admin"]);
     let verifier = Verifier::new(es256_key(), validation)
         .unwrap()
         .cache_verified_tokens(16);
