@@ -21,7 +21,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http::Request;
 use tower::ServiceExt;
 use tower_jwt_auth::login::ThrottlePolicy;
-use tower_jwt_auth::password::PasswordPolicy;
+use tower_jwt_auth::login::password::PasswordPolicy;
 use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
 
 const CONCURRENT: usize = 8;

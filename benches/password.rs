@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tower_jwt_auth::password::{
+use tower_jwt_auth::login::password::{
     Argon2Hasher, PasswordHashing, PasswordPolicy, PoolConfig, Zeroizing,
 };
 

@@ -246,7 +246,7 @@ fn their_validation(alg: Algorithm) -> jsonwebtoken::Validation {
 /// at once, so one poll completes it.
 fn call<S>(service: &mut S, request: Request<()>) -> bool
 where
-    S: Service<Request<()>, Response = Response<tower_jwt_auth::ResponseBody<bool>>>,
+    S: Service<Request<()>, Response = Response<tower_jwt_auth::layer::ResponseBody<bool>>>,
     S::Error: std::fmt::Debug,
 {
     let mut cx = Context::from_waker(Waker::noop());
@@ -300,7 +300,9 @@ fn bench(c: &mut Criterion) {
             .cache_verified_tokens(1024);
         let theirs = their_validation(case.alg);
         let header = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
-        let layer = JwtAuthLayer::new(case.ours.clone()).with_validation(validation());
+        let layer = JwtAuthLayer::new(case.ours.clone())
+            .with_validation(validation())
+            .unwrap();
         let mut service = layer.layer(inner_service());
         let mut cached_service = layer.cache_verified_tokens(1024).layer(inner_service());
         let mut bare_service = inner_service();

@@ -10,7 +10,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use tower_jwt_auth::password::{Argon2Hasher, PasswordPolicy, Zeroizing};
+use tower_jwt_auth::login::password::{Argon2Hasher, PasswordPolicy, Zeroizing};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stdin = std::io::stdin();

@@ -24,8 +24,9 @@ use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tower::{Layer, ServiceExt, service_fn};
 use tower_jwt_auth::login::ThrottlePolicy;
-use tower_jwt_auth::password::PasswordPolicy;
-use tower_jwt_auth::{BoxError, Claims, ClaimsExt, RequireScopeLayer};
+use tower_jwt_auth::login::password::PasswordPolicy;
+use tower_jwt_auth::verify::BoxError;
+use tower_jwt_auth::{Claims, ClaimsExt, RequireScopeLayer};
 
 type Body = UnsyncBoxBody<Bytes, BoxError>;
 

@@ -22,7 +22,7 @@ mod tonic_app;
 
 use demo::{Demo, Error, env};
 use tower_jwt_auth::login::ThrottlePolicy;
-use tower_jwt_auth::password::PasswordPolicy;
+use tower_jwt_auth::login::password::PasswordPolicy;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -14,21 +14,21 @@ use crate::verify::error::{AuthError, ErrorKind};
 /// Extracts the claims a [`JwtAuthLayer`](crate::JwtAuthLayer) verified.
 ///
 /// `C` must be the layer's claims type (by default [`crate::Claims`]). Take
-/// `Option<Claims<C>>` behind an [optional](crate::JwtAuthLayer::optional) layer.
+/// `Option<JwtClaims<C>>` behind an [optional](crate::JwtAuthLayer::optional) layer.
 ///
 /// The claims are shared, not copied: the layer puts an `Arc<C>` in the request's extensions
 /// and this extractor clones the `Arc`. It derefs to `C`; [`Arc::unwrap_or_clone`] gives an
 /// owned `C` when one is needed.
 #[derive(Debug, PartialEq)]
-pub struct Claims<C = crate::Claims>(pub Arc<C>);
+pub struct JwtClaims<C = crate::Claims>(pub Arc<C>);
 
-impl<C> Clone for Claims<C> {
+impl<C> Clone for JwtClaims<C> {
     fn clone(&self) -> Self {
         Self(Arc::clone(&self.0))
     }
 }
 
-impl<C> Deref for Claims<C> {
+impl<C> Deref for JwtClaims<C> {
     type Target = C;
 
     fn deref(&self) -> &C {
@@ -36,7 +36,7 @@ impl<C> Deref for Claims<C> {
     }
 }
 
-impl<S, C> FromRequestParts<S> for Claims<C>
+impl<S, C> FromRequestParts<S> for JwtClaims<C>
 where
     C: Send + Sync + 'static,
     S: Send + Sync,
@@ -48,12 +48,12 @@ where
             .extensions
             .get::<Arc<C>>()
             .cloned()
-            .map(Claims)
+            .map(JwtClaims)
             .ok_or(MissingClaims { _private: () })
     }
 }
 
-impl<S, C> OptionalFromRequestParts<S> for Claims<C>
+impl<S, C> OptionalFromRequestParts<S> for JwtClaims<C>
 where
     C: Send + Sync + 'static,
     S: Send + Sync,
@@ -64,11 +64,11 @@ where
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<Arc<C>>().cloned().map(Claims))
+        Ok(parts.extensions.get::<Arc<C>>().cloned().map(JwtClaims))
     }
 }
 
-/// Rejection of [`Claims`] when the request holds no verified claims of that type: the route is
+/// Rejection of [`JwtClaims`] when the request holds no verified claims of that type: the route is
 /// not behind a `JwtAuthLayer`, the layer is optional and no token came, or the layer's claims
 /// type differs. Answers 401 with a bare `Bearer` challenge.
 #[derive(Debug)]

@@ -8,12 +8,12 @@
 //!
 //! ```
 //! use axum::{Json, Router, routing::get};
-//! use tower_jwt_auth::{Algorithm, DecodingKey, JwtAuthLayer, axum::Claims};
+//! use tower_jwt_auth::{Algorithm, DecodingKey, JwtAuthLayer, axum::JwtClaims};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let key = DecodingKey::from_secret(Algorithm::HS256, b"a secret of at least 32 bytes!!!")?;
 //! let app: Router = Router::new()
-//!     .route("/me", get(|Claims(claims): Claims| async move { Json(claims) }))
+//!     .route("/me", get(|JwtClaims(claims): JwtClaims| async move { Json(claims) }))
 //!     .layer(JwtAuthLayer::new(key).issuer("https://auth.example.com").audience("my-api"));
 //! # Ok(()) }
 //! ```
@@ -49,7 +49,7 @@
 //!
 //! | feature | enables | default |
 //! |---|---|---|
-//! | `axum` | the `axum::Claims` extractor (`FromRequestParts` and `OptionalFromRequestParts`) | no |
+//! | `axum` | the `axum::JwtClaims` extractor (`FromRequestParts` and `OptionalFromRequestParts`) | no |
 //! | `login` | the issuing side: `password` (argon2id off the executor), `TokenIssuer`, `login_handler` | no |
 //! | `tonic` | `NamedService` forwarding for `JwtAuth`/`RequireScope`, `tonic::RequestClaimsExt` to read claims from a `tonic::Request` | no |
 //!
@@ -81,19 +81,13 @@ pub mod axum;
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub mod tonic;
 
+// The types a user starts with; the rest live in their modules.
 #[cfg(feature = "issue")]
-pub use issue::{DEFAULT_LIFETIME, IssueError, IssuedToken, JwksService, SigningKey, TokenIssuer};
-pub use layer::{
-    ClaimsExt, DEFAULT_MAX_TOKEN_LEN, DefaultRejection, JwtAuth, JwtAuthLayer, MethodScopes,
-    OnRejection, RequireScope, RequireScopeLayer, ResponseBody, ResponseFuture, TokenSource,
-    grpc_status, is_grpc,
-};
-#[cfg(feature = "login")]
-pub use login::password;
+pub use issue::{SigningKey, TokenIssuer};
+pub use layer::{ClaimsExt, JwtAuthLayer, MethodScopes, RequireScopeLayer, TokenSource};
 pub use verify::{
-    Algorithm, AlgorithmSet, Audience, AuthError, BoxError, Claims, ConfigError, DecodingKey,
-    ErrorCode, ErrorKind, InMemoryDenylist, Jwk, JwkSet, KeyFamily, KeySet, KeyStore, Revocation,
-    RevocationCheck, ScopeClaims, TokenInfo, UnknownAlgorithm, Validation, Verifier,
+    Algorithm, AuthError, Claims, ConfigError, DecodingKey, ErrorKind, KeySet, KeyStore,
+    Validation, Verifier,
 };
 
 // Compiles and runs the README's examples as doctests.

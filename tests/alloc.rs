@@ -20,10 +20,9 @@ use http::{HeaderValue, Request, Response};
 use serde::Deserialize;
 use support::*;
 use tower::{Layer, Service};
-use tower_jwt_auth::{
-    Algorithm, Claims, DecodingKey, InMemoryDenylist, JwtAuthLayer, ResponseBody, Validation,
-    Verifier,
-};
+use tower_jwt_auth::layer::ResponseBody;
+use tower_jwt_auth::verify::InMemoryDenylist;
+use tower_jwt_auth::{Algorithm, Claims, DecodingKey, JwtAuthLayer, Validation, Verifier};
 
 /// Counts the allocations (and reallocations) made by the current thread.
 struct Counting;
@@ -208,7 +207,9 @@ const SHARED: u64 = 1;
 
 #[test]
 fn the_service_allocates_only_the_claims_and_their_extensions_slot() {
-    let layer = JwtAuthLayer::new(key()).with_validation(validation());
+    let layer = JwtAuthLayer::new(key())
+        .with_validation(validation())
+        .unwrap();
     let mut service = layer.layer(inner());
     let per = per_request(&mut service, &realistic_token());
     assert_eq!(per, CLAIMS_STRINGS + SHARED + EXTENSIONS);
@@ -218,6 +219,7 @@ fn the_service_allocates_only_the_claims_and_their_extensions_slot() {
 fn a_ready_revocation_hook_adds_no_allocation() {
     let layer = JwtAuthLayer::new(key())
         .with_validation(validation())
+        .unwrap()
         .revocation(InMemoryDenylist::new());
     let mut service = layer.layer(inner());
     let per = per_request(&mut service, &realistic_token());
@@ -261,6 +263,7 @@ fn a_cache_hit_through_the_service_allocates_only_the_extensions_slot() {
     let cached = || {
         JwtAuthLayer::new(es256_key())
             .with_validation(validation())
+            .unwrap()
             .cache_verified_tokens(64)
     };
     // Without a revocation hook, and with one that answers at once.

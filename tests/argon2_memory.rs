@@ -15,7 +15,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tower_jwt_auth::password::{
+use tower_jwt_auth::login::password::{
     Argon2Hasher, DEFAULT_M_COST_KIB, PasswordHashing, PasswordPolicy, PoolConfig, Zeroizing,
 };
 

@@ -1,5 +1,5 @@
 //! The PHC reference implementation's Argon2 vectors (`../shared/vectors/argon2/`, see its
-//! README), run through `tower_jwt_auth::password` as a black box.
+//! README), run through `tower_jwt_auth::login::password` as a black box.
 //!
 //! Policy, case by case:
 //!
@@ -24,7 +24,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde::Deserialize;
-use tower_jwt_auth::password::{
+use tower_jwt_auth::login::password::{
     Argon2Hasher, PasswordError, PasswordHashing, PasswordPolicy, Verification, Zeroizing,
 };
 
@@ -130,10 +130,7 @@ async fn verify_all(hasher: &Argon2Hasher, cases: &[Accept]) -> Vec<String> {
     let mut failures = Vec::new();
     for task in tasks {
         let (case, result) = task.await.expect("no panic");
-        let expected = Verification {
-            matches: true,
-            needs_rehash: expected_rehash(&case, hasher.policy()),
-        };
+        let expected = Verification::new(true, expected_rehash(&case, hasher.policy()));
         match result {
             Ok(got) if got == expected => {}
             other => failures.push(format!(

@@ -15,10 +15,11 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use support::*;
 use tower::ServiceExt;
-use tower_jwt_auth::axum::Claims as ClaimsOf;
+use tower_jwt_auth::axum::JwtClaims;
+use tower_jwt_auth::verify::{InMemoryDenylist, RevocationCheck, TokenInfo};
 use tower_jwt_auth::{
-    Algorithm, AuthError, DecodingKey, ErrorKind, InMemoryDenylist, JwtAuthLayer, KeySet, KeyStore,
-    MethodScopes, RequireScopeLayer, RevocationCheck, TokenInfo, TokenSource,
+    Algorithm, AuthError, DecodingKey, ErrorKind, JwtAuthLayer, KeySet, KeyStore, MethodScopes,
+    RequireScopeLayer, TokenSource,
 };
 
 fn key() -> DecodingKey {
@@ -29,7 +30,7 @@ fn layer() -> JwtAuthLayer {
     JwtAuthLayer::new(key())
 }
 
-async fn me(ClaimsOf(claims): ClaimsOf) -> String {
+async fn me(JwtClaims(claims): JwtClaims) -> String {
     claims.sub.clone().unwrap_or_default()
 }
 
@@ -313,7 +314,9 @@ async fn algorithms_match_exactly_and_case_sensitively() {
             .with_kid("b"),
     ])
     .unwrap();
-    let narrowed = JwtAuthLayer::new(keys).algorithms([Algorithm::HS384]);
+    let narrowed = JwtAuthLayer::new(keys)
+        .algorithms([Algorithm::HS384])
+        .unwrap();
     let t = hs256_raw(
         br#"{"alg":"HS256","kid":"a"}"#,
         claims("").as_bytes(),
@@ -580,7 +583,9 @@ async fn a_token_without_exp_is_refused_by_default() {
     with_token(layer(), &forever)
         .await
         .assert_invalid_token(ErrorKind::MissingClaim("exp"));
-    let lenient = layer().with_validation(tower_jwt_auth::Validation::new().require_exp(false));
+    let lenient = layer()
+        .with_validation(tower_jwt_auth::Validation::new().require_exp(false))
+        .unwrap();
     with_token(lenient, &forever).await.assert_ok("ada");
 }
 
@@ -656,7 +661,7 @@ async fn claims_deserialize_into_the_applications_own_type() {
         sub: String,
         tenant: u32,
     }
-    async fn handler(ClaimsOf(mine): ClaimsOf<Mine>) -> String {
+    async fn handler(JwtClaims(mine): JwtClaims<Mine>) -> String {
         format!("{}@{}", mine.sub, mine.tenant)
     }
     let app = |layer: JwtAuthLayer<Mine>| Router::new().route("/me", get(handler)).layer(layer);
@@ -833,7 +838,7 @@ async fn grpc_calls_get_trailers_only_statuses_never_a_bare_401() {
 
 #[tokio::test]
 async fn optional_mode_lets_anonymous_requests_through_but_not_bad_tokens() {
-    async fn maybe(claims: Option<ClaimsOf>) -> String {
+    async fn maybe(claims: Option<JwtClaims>) -> String {
         claims.map_or("anonymous".into(), |c| c.sub.clone().unwrap_or_default())
     }
     let app = Router::new()
@@ -961,6 +966,7 @@ async fn a_cached_token_is_still_refused_once_expired_revoked_or_short_of_scope(
             .with_validation(
                 tower_jwt_auth::Validation::new().clock(move || clock.load(Ordering::SeqCst)),
             )
+            .unwrap()
             .revocation(denylist.clone())
             .cache_verified_tokens(16)
     };

@@ -20,7 +20,7 @@ fn keys() -> Vec<SigningKey> {
     let rsa = fixture("rsa2048.pem");
     let rsa_algorithms = Algorithm::ALL
         .into_iter()
-        .filter(|alg| alg.family() == tower_jwt_auth::KeyFamily::Rsa);
+        .filter(|alg| alg.family() == tower_jwt_auth::verify::KeyFamily::Rsa);
     for alg in rsa_algorithms {
         keys.push(SigningKey::from_pem(alg, &rsa).unwrap());
     }

@@ -3,7 +3,10 @@
 mod support;
 
 use support::*;
-use tower_jwt_auth::{Algorithm, ConfigError, DecodingKey, Jwk, KeySet, Validation, Verifier};
+use tower_jwt_auth::verify::Jwk;
+use tower_jwt_auth::{
+    Algorithm, ConfigError, DecodingKey, JwtAuthLayer, KeySet, Validation, Verifier,
+};
 
 fn jwk(json: &str) -> Jwk {
     serde_json::from_str(json).unwrap()
@@ -104,8 +107,29 @@ fn a_jwks_document_builds_a_key_set() {
 #[test]
 fn an_allow_list_that_excludes_every_key_is_refused() {
     let key = DecodingKey::from_secret(Algorithm::HS256, SECRET).unwrap();
-    let err = Verifier::new(key, Validation::new().algorithms([Algorithm::RS256])).unwrap_err();
+    let err = Verifier::new(
+        key.clone(),
+        Validation::new().algorithms([Algorithm::RS256]),
+    )
+    .unwrap_err();
     assert_eq!(err, ConfigError::NoKeys);
+    // The layer's builders refuse it too, rather than build a layer that refuses everything.
+    let layer = || JwtAuthLayer::new(key.clone());
+    assert_eq!(
+        layer().algorithms([Algorithm::RS256]).unwrap_err(),
+        ConfigError::NoKeys
+    );
+    assert_eq!(
+        layer()
+            .with_validation(Validation::new().algorithms([Algorithm::ES256]))
+            .unwrap_err(),
+        ConfigError::NoKeys
+    );
+    assert!(
+        layer()
+            .algorithms([Algorithm::HS256, Algorithm::RS256])
+            .is_ok()
+    );
 }
 
 #[test]

@@ -19,21 +19,17 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-use tower_jwt_auth::login::{InMemoryUserStore, ThrottlePolicy, User, login_handler};
-use tower_jwt_auth::password::{
+use tower_jwt_auth::login::password::{
     Argon2Hasher, PasswordError, PasswordHashing, PasswordPolicy, Verification, Zeroizing,
 };
+use tower_jwt_auth::login::{InMemoryUserStore, ThrottlePolicy, User, login_handler};
 use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
 
 const PASSWORD: &str = "correct horse battery staple";
 
 /// A cheap policy: these tests are about the protocol, not the cost.
 fn cheap() -> PasswordPolicy {
-    PasswordPolicy {
-        m_cost_kib: 256,
-        t_cost: 1,
-        ..PasswordPolicy::default()
-    }
+    PasswordPolicy::default().m_cost_kib(256).t_cost(1)
 }
 
 fn key() -> SigningKey {
@@ -383,12 +379,7 @@ async fn failed_attempts_are_throttled_with_retry_after_and_recover() {
 
 #[tokio::test]
 async fn a_hash_below_the_policy_is_replaced_on_login() {
-    let weak = Argon2Hasher::new(PasswordPolicy {
-        m_cost_kib: 64,
-        t_cost: 1,
-        ..PasswordPolicy::default()
-    })
-    .unwrap();
+    let weak = Argon2Hasher::new(PasswordPolicy::default().m_cost_kib(64).t_cost(1)).unwrap();
     let users = InMemoryUserStore::new();
     users.insert(
         "ada",

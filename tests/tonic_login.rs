@@ -20,7 +20,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Server};
 use tower_jwt_auth::login::ThrottlePolicy;
-use tower_jwt_auth::password::PasswordPolicy;
+use tower_jwt_auth::login::password::PasswordPolicy;
 use tower_jwt_auth::tonic::BearerToken;
 use tower_jwt_auth::tonic::auth::{AuthClient, LoginRequest, retry_delay};
 use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
@@ -50,11 +50,7 @@ impl TestServer {
                 password: PASSWORD.into(),
                 scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             },
-            policy: PasswordPolicy {
-                m_cost_kib: 256,
-                t_cost: 1,
-                ..PasswordPolicy::default()
-            },
+            policy: PasswordPolicy::default().m_cost_kib(256).t_cost(1),
             throttle,
         })
         .await

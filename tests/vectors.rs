@@ -12,8 +12,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use tower_jwt_auth::verify::Jwk;
 use tower_jwt_auth::{
-    Algorithm, Claims, ConfigError, DecodingKey, ErrorKind, Jwk, KeySet, Validation, Verifier,
+    Algorithm, Claims, ConfigError, DecodingKey, ErrorKind, KeySet, Validation, Verifier,
 };
 
 // ------------------------------------------------------------------------------------------------

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::{Json, Router};
-use tower_jwt_auth::axum::Claims as Verified;
+use tower_jwt_auth::axum::JwtClaims;
 use tower_jwt_auth::login::ThrottlePolicy;
-use tower_jwt_auth::password::PasswordPolicy;
+use tower_jwt_auth::login::password::PasswordPolicy;
 use tower_jwt_auth::{Claims, RequireScopeLayer, TokenIssuer};
 
 use crate::demo::{Demo, Error, login_service};
@@ -46,10 +46,10 @@ pub async fn router(config: Config) -> Result<Router, Error> {
     Ok(app)
 }
 
-async fn me(Verified(claims): Verified) -> Json<Arc<Claims>> {
+async fn me(JwtClaims(claims): JwtClaims) -> Json<Arc<Claims>> {
     Json(claims)
 }
 
-async fn admin(Verified(claims): Verified) -> Json<serde_json::Value> {
+async fn admin(JwtClaims(claims): JwtClaims) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "admin": true, "sub": claims.sub }))
 }

@@ -26,7 +26,7 @@ use axum::response::Response;
 use demo::{Demo, Error, env};
 use tower_jwt_auth::SigningKey;
 use tower_jwt_auth::login::ThrottlePolicy;
-use tower_jwt_auth::password::PasswordPolicy;
+use tower_jwt_auth::login::password::PasswordPolicy;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

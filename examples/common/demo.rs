@@ -2,8 +2,8 @@
 #![allow(dead_code)]
 
 use base64::Engine as _;
+use tower_jwt_auth::login::password::{Argon2Hasher, PasswordHashing, PasswordPolicy, Zeroizing};
 use tower_jwt_auth::login::{InMemoryUserStore, LoginService, ThrottlePolicy, User, login_handler};
-use tower_jwt_auth::password::{Argon2Hasher, PasswordHashing, PasswordPolicy, Zeroizing};
 use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;

@@ -168,9 +168,9 @@ pub struct GreeterClient<T> {
 impl<T> GreeterClient<T>
 where
     T: tonic::client::GrpcService<tonic::body::Body>,
-    T::Error: Into<tower_jwt_auth::BoxError>,
+    T::Error: Into<tower_jwt_auth::verify::BoxError>,
     T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-    <T::ResponseBody as http_body::Body>::Error: Into<tower_jwt_auth::BoxError> + Send,
+    <T::ResponseBody as http_body::Body>::Error: Into<tower_jwt_auth::verify::BoxError> + Send,
 {
     pub fn new(channel: T) -> Self {
         Self {

@@ -4,7 +4,7 @@
 
 use tonic::service::Routes;
 use tower_jwt_auth::login::ThrottlePolicy;
-use tower_jwt_auth::password::PasswordPolicy;
+use tower_jwt_auth::login::password::PasswordPolicy;
 use tower_jwt_auth::tonic::auth::AuthServer;
 use tower_jwt_auth::{JwtAuthLayer, MethodScopes, RequireScopeLayer, TokenIssuer};
 

@@ -16,7 +16,7 @@ use crate::verify::verifier::{PendingRevocation, revocation_outcome};
 
 pin_project! {
     /// Response future of [`JwtAuth`](super::JwtAuth) and
-    /// [`RequireScope`](crate::RequireScope).
+    /// [`RequireScope`](crate::layer::RequireScope).
     pub struct ResponseFuture<S, ReqBody, R>
     where
         S: Service<Request<ReqBody>>,

@@ -3,7 +3,7 @@
 //! ```
 //! use axum::Router;
 //! use tower_jwt_auth::login::{InMemoryUserStore, User, login_handler};
-//! use tower_jwt_auth::password::{Argon2Hasher, PasswordPolicy};
+//! use tower_jwt_auth::login::password::{Argon2Hasher, PasswordPolicy};
 //! use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -206,7 +206,7 @@ impl<'de> Deserialize<'de> for Audience {
     }
 }
 
-/// Claims types that carry scopes, for [`RequireScope`](crate::RequireScope).
+/// Claims types that carry scopes, for [`RequireScope`](crate::layer::RequireScope).
 pub trait ScopeClaims {
     /// Whether the claims grant `scope`.
     fn has_scope(&self, scope: &str) -> bool;

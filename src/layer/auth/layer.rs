@@ -10,6 +10,7 @@ use crate::layer::extract::TokenSource;
 use crate::layer::rejection::{DefaultRejection, OnRejection};
 use crate::verify::algorithm::AlgorithmSet;
 use crate::verify::claims::Claims;
+use crate::verify::error::ConfigError;
 use crate::verify::keys::KeyStore;
 use crate::verify::revocation::Revocation;
 use crate::verify::validation::Validation;
@@ -20,7 +21,7 @@ use crate::verify::verifier::Verifier;
 ///
 /// Verified claims of type `C` (by default [`Claims`]) are inserted into the request's
 /// extensions as an **`Arc<C>`**: read them with [`ClaimsExt::claims`](crate::ClaimsExt) (on an
-/// `http::Request`, its `Parts` or its `Extensions`), the `axum::Claims` extractor (feature
+/// `http::Request`, its `Parts` or its `Extensions`), the `axum::JwtClaims` extractor (feature
 /// `axum`), `tonic::RequestClaimsExt` (feature `tonic`), or
 /// `request.extensions().get::<Arc<C>>()`. Shared rather than owned, so that
 /// nothing copies them on the way to the handler, and so that the
@@ -108,10 +109,14 @@ impl<C, R> JwtAuthLayer<C, R> {
         self.validation(|v| v.require_type(typ))
     }
 
-    /// See [`Validation::algorithms`]. An allow-list that excludes every key makes every token
-    /// fail; [`Verifier::new`] reports that as an error.
-    pub fn algorithms(self, algorithms: impl Into<AlgorithmSet>) -> Self {
-        self.validation(|v| v.algorithms(algorithms))
+    /// See [`Validation::algorithms`].
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NoKeys`] when the allow-list shares no algorithm with the keys: such a
+    /// layer could never accept a token.
+    pub fn algorithms(self, algorithms: impl Into<AlgorithmSet>) -> Result<Self, ConfigError> {
+        self.validation(|v| v.algorithms(algorithms)).usable()
     }
 
     /// See [`Validation::require_scopes`]: every route behind this layer needs these scopes.
@@ -124,8 +129,18 @@ impl<C, R> JwtAuthLayer<C, R> {
     }
 
     /// Replaces the whole [`Validation`].
-    pub fn with_validation(self, validation: Validation) -> Self {
-        self.validation(|_| validation)
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NoKeys`] when its algorithm allow-list shares no algorithm with the keys.
+    pub fn with_validation(self, validation: Validation) -> Result<Self, ConfigError> {
+        self.validation(|_| validation).usable()
+    }
+
+    /// `self`, unless its allow-list excludes every key.
+    fn usable(self) -> Result<Self, ConfigError> {
+        self.config.verifier.check_usable()?;
+        Ok(self)
     }
 
     /// Also reads the token from `source` when there is no `Authorization: Bearer` header.
@@ -148,7 +163,7 @@ impl<C, R> JwtAuthLayer<C, R> {
     }
 
     /// Calls `hook` for every token that passes signature and claims checks (see
-    /// [`InMemoryDenylist`](crate::InMemoryDenylist)).
+    /// [`InMemoryDenylist`](crate::verify::InMemoryDenylist)).
     pub fn revocation(mut self, hook: impl Revocation) -> Self {
         self.config_mut().revocation = Some(Arc::new(hook));
         self

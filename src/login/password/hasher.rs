@@ -14,7 +14,7 @@ use super::*;
 /// argon2id hashing on a bounded pool of worker threads. Cheap to clone: the clones share the
 /// pool.
 ///
-/// See the [module documentation](self) for the design.
+/// See the [module documentation](super) for the design.
 #[derive(Clone)]
 pub struct Argon2Hasher {
     inner: Arc<Pool>,
@@ -106,12 +106,12 @@ impl Argon2Hasher {
     /// Hashes a password on the calling thread, for command-line tools, scripts and tests.
     ///
     /// Blocks for the whole evaluation and bypasses the pool and its limits, with `m` of memory
-    /// allocated for the call (see [Memory](self#memory)): never call it from async code. The
+    /// allocated for the call (see [Memory](super#memory)): never call it from async code. The
     /// caller keeps ownership of the password and should zeroize it.
     ///
     /// ```no_run
     /// use std::io::BufRead;
-    /// use tower_jwt_auth::password::{Argon2Hasher, PasswordPolicy, Zeroizing};
+    /// use tower_jwt_auth::login::password::{Argon2Hasher, PasswordPolicy, Zeroizing};
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let mut line = Zeroizing::new(String::new());

@@ -6,12 +6,12 @@
 //! 16-byte salt and a 32-byte output.
 //!
 //! ```
-//! use tower_jwt_auth::password::{Argon2Hasher, PasswordHashing, PasswordPolicy, Zeroizing};
+//! use tower_jwt_auth::login::password::{Argon2Hasher, PasswordHashing, PasswordPolicy, Zeroizing};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), tower_jwt_auth::password::PasswordError> {
+//! # async fn main() -> Result<(), tower_jwt_auth::login::password::PasswordError> {
 //! let policy = PasswordPolicy::default();
-//! # let policy = PasswordPolicy { m_cost_kib: 64, t_cost: 1, ..policy }; // a fast doctest
+//! # let policy = policy.m_cost_kib(64).t_cost(1); // a fast doctest
 //! let hasher = Argon2Hasher::new(policy)?;
 //!
 //! // Registration: store the PHC string.
@@ -149,6 +149,7 @@ const OUTPUT_LEN: usize = 32;
 /// The outcome of a password verification.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[must_use]
+#[non_exhaustive]
 pub struct Verification {
     /// The password matches the stored hash. Always `false` for an unknown user.
     pub matches: bool,
@@ -156,6 +157,17 @@ pub struct Verification {
     /// password again and store the new PHC string. Always `false` when the password did not
     /// match.
     pub needs_rehash: bool,
+}
+
+impl Verification {
+    /// An outcome, for [`PasswordHashing`] implementations: `needs_rehash` is kept only when
+    /// the password `matches`.
+    pub const fn new(matches: bool, needs_rehash: bool) -> Self {
+        Self {
+            matches,
+            needs_rehash: matches && needs_rehash,
+        }
+    }
 }
 
 /// Why a password could not be hashed or verified.

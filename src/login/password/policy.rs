@@ -6,21 +6,23 @@ use super::*;
 
 /// The parameters of new hashes, and the limits applied to passwords and stored hashes.
 ///
-/// Build one from [`PasswordPolicy::default`] and change the fields you need:
+/// Build one from [`PasswordPolicy::default`] and change what you need:
 ///
 /// ```
-/// use tower_jwt_auth::password::PasswordPolicy;
+/// use tower_jwt_auth::login::password::PasswordPolicy;
 ///
 /// // OWASP's second configuration: 46 MiB, 1 pass.
-/// let policy = PasswordPolicy { m_cost_kib: 47_104, t_cost: 1, ..PasswordPolicy::default() };
+/// let policy = PasswordPolicy::default().m_cost_kib(47_104).t_cost(1);
+/// assert_eq!(policy.m_cost_kib, 47_104);
 /// ```
 ///
 /// Raising a cost does not invalidate stored hashes: they keep verifying, and report
 /// [`Verification::needs_rehash`] until their owner logs in again.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PasswordPolicy {
     /// Memory cost `m` of new hashes, in KiB. Default 19 456 (19 MiB). Each worker holds this
-    /// much memory from its first job on (see [Memory](self#memory)).
+    /// much memory from its first job on (see [Memory](super#memory)).
     pub m_cost_kib: u32,
     /// Number of passes `t` of new hashes. Default 2.
     pub t_cost: u32,
@@ -57,6 +59,39 @@ impl Default for PasswordPolicy {
 }
 
 impl PasswordPolicy {
+    /// Sets [`m_cost_kib`](Self::m_cost_kib), the memory cost of new hashes in KiB.
+    pub const fn m_cost_kib(mut self, kib: u32) -> Self {
+        self.m_cost_kib = kib;
+        self
+    }
+
+    /// Sets [`t_cost`](Self::t_cost), the number of passes of new hashes.
+    pub const fn t_cost(mut self, passes: u32) -> Self {
+        self.t_cost = passes;
+        self
+    }
+
+    /// Sets [`p_cost`](Self::p_cost), the lanes of new hashes.
+    pub const fn p_cost(mut self, lanes: u32) -> Self {
+        self.p_cost = lanes;
+        self
+    }
+
+    /// Sets [`max_password_len`](Self::max_password_len), in bytes of UTF-8.
+    pub const fn max_password_len(mut self, bytes: usize) -> Self {
+        self.max_password_len = bytes;
+        self
+    }
+
+    /// Sets [`max_stored_m_cost_kib`](Self::max_stored_m_cost_kib) and
+    /// [`max_stored_t_cost`](Self::max_stored_t_cost), the costs of the strongest stored hash
+    /// this hasher agrees to verify.
+    pub const fn max_stored(mut self, m_cost_kib: u32, t_cost: u32) -> Self {
+        self.max_stored_m_cost_kib = m_cost_kib;
+        self.max_stored_t_cost = t_cost;
+        self
+    }
+
     /// Whether a stored hash is weaker than this policy and should be replaced by a fresh hash
     /// the next time its owner logs in. Cheap: parses the string, computes nothing.
     ///
@@ -68,7 +103,7 @@ impl PasswordPolicy {
     /// # Errors
     ///
     /// [`PasswordError::MalformedHash`] or [`PasswordError::UnsupportedHash`] when the string is
-    /// not one this policy would verify (see the [module documentation](self)).
+    /// not one this policy would verify (see the [module documentation](super)).
     pub fn needs_rehash(&self, stored: &str) -> Result<bool, PasswordError> {
         Ok(StoredHash::parse(stored, self)?.needs_rehash(self))
     }

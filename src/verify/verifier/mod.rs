@@ -53,17 +53,23 @@ impl Verifier {
     ///
     /// [`ConfigError::NoKeys`] when the validation's algorithm allow-list excludes every key.
     pub fn new(keys: impl Into<KeyStore>, validation: Validation) -> Result<Self, ConfigError> {
-        let keys = keys.into();
-        if let Some(allowed) = validation.algorithms
-            && keys.with_current(|set| set.algorithms().intersection(allowed).is_empty())
-        {
-            return Err(ConfigError::NoKeys);
+        let verifier = Self::from_parts(keys.into(), validation);
+        verifier.check_usable()?;
+        Ok(verifier)
+    }
+
+    /// [`ConfigError::NoKeys`] when the allow-list excludes every key of the current set.
+    pub(crate) fn check_usable(&self) -> Result<(), ConfigError> {
+        match self.validation.algorithms {
+            Some(allowed)
+                if self
+                    .keys
+                    .with_current(|set| set.algorithms().intersection(allowed).is_empty()) =>
+            {
+                Err(ConfigError::NoKeys)
+            }
+            _ => Ok(()),
         }
-        Ok(Self {
-            keys,
-            validation: Arc::new(validation),
-            cache: None,
-        })
     }
 
     pub(crate) fn from_parts(keys: KeyStore, validation: Validation) -> Self {

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use tower_jwt_auth::password::{Argon2Hasher, PasswordPolicy, PoolConfig};
+use tower_jwt_auth::login::password::{Argon2Hasher, PasswordPolicy, PoolConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = std::env::args()

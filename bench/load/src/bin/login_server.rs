@@ -23,9 +23,9 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use tower_jwt_auth::axum::Claims as Verified;
+use tower_jwt_auth::axum::JwtClaims;
 use tower_jwt_auth::login::{InMemoryUserStore, ThrottlePolicy, User, login_handler};
-use tower_jwt_auth::password::{
+use tower_jwt_auth::login::password::{
     Argon2Hasher, PasswordError, PasswordHashing, PasswordPolicy, PoolConfig, Verification,
     Zeroizing,
 };
@@ -77,7 +77,7 @@ async fn router<H: PasswordHashing>(hasher: H, password: String) -> Result<Route
     let protected = Router::new()
         .route(
             "/me",
-            get(|Verified(claims): Verified| async move { Json::<std::sync::Arc<Claims>>(claims) }),
+            get(|JwtClaims(claims): JwtClaims| async move { Json::<std::sync::Arc<Claims>>(claims) }),
         )
         .layer(issuer.layer());
     Ok(Router::new()

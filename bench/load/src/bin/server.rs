@@ -23,7 +23,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use axum::routing::get;
 use axum::{Extension, Router};
-use tower_jwt_auth::axum::Claims as Verified;
+use tower_jwt_auth::axum::JwtClaims;
 use tower_jwt_auth::{Algorithm, DecodingKey, JwtAuthLayer};
 use tower_jwt_auth_load::{
     AUDIENCE, BenchClaims, ISSUER, KID_ES256, KID_HS256, KeyDir, bind_addr, runtime,
@@ -133,7 +133,7 @@ async fn oauth2rs_router(keys: &KeyDir, es256: bool) -> Result<Router, Error> {
 }
 
 async fn build(variant: &str, keys: &KeyDir) -> Result<Router, Error> {
-    let me_ours = || get(|Verified(_claims): Verified| async { "ok" });
+    let me_ours = || get(|JwtClaims(_claims): JwtClaims| async { "ok" });
     let protected = |layer: JwtAuthLayer| {
         Router::new()
             .route("/me", me_ours())
