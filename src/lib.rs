@@ -45,12 +45,33 @@
 //! reason is logged with `tracing` at debug level and attached to the response's extensions as
 //! an [`AuthError`]. Replace the responses with [`JwtAuthLayer::on_rejection`].
 //!
+//! # How the crate is organised
+//!
+//! The path of a module tells its layer; each layer uses only those above it in this list.
+//!
+//! | module | layer | what it holds |
+//! |---|---|---|
+//! | [`verify`] | core: a token in, claims out | the compact JWS reader, the strict JSON readers, keys and key sets, [`Validation`], [`Verifier`], the verified-token cache, the revocation hook, [`AuthError`]; no HTTP, no framework, nothing of the issuing side |
+//! | [`layer`] | tower and `http` | [`JwtAuthLayer`], reading the credential ([`TokenSource`]), the rejections (`WWW-Authenticate`, statuses, gRPC codes), [`RequireScopeLayer`] and [`MethodScopes`], [`ClaimsExt`] |
+//! | `issue` (feature `issue`) | signing | `SigningKey`, `TokenIssuer`, JWKS publishing; no passwords |
+//! | `login` (feature `login`) | the password grant | `login_handler`, throttling, the user store, and `login::password` (policy, stored hash, argon2 engine, worker pool) |
+//! | `axum`, `tonic` (features) | framework faces | the `JwtClaims` extractor; `NamedService`, claims from a `tonic::Request`, the gRPC `Login` |
+//!
+//! A request goes through them in this order: the `Authorization` header is read by
+//! `layer/extract.rs` (the b64token grammar, the length cap), the token is split and decoded by
+//! `verify/jws.rs`, its header read by `verify/json/`, its key chosen by `verify/keys/` and its
+//! signature checked there, its claims checked by `verify/verifier/` (the rules in `rules.rs`,
+//! the cache in `cached.rs`), and the claims put in the request's extensions by
+//! `layer/auth/service.rs`; a refusal is answered by `layer/rejection.rs`. Fetched key sets and
+//! the SQL and Redis stores will have rooms of their own beside these.
+//!
 //! # Features
 //!
 //! | feature | enables | default |
 //! |---|---|---|
 //! | `axum` | the `axum::JwtClaims` extractor (`FromRequestParts` and `OptionalFromRequestParts`) | no |
-//! | `login` | the issuing side: `password` (argon2id off the executor), `TokenIssuer`, `login_handler` | no |
+//! | `issue` | token issuing: `SigningKey`, `TokenIssuer`, JWKS publishing (no argon2) | no |
+//! | `login` | `issue`, plus the password grant: `login::password` (argon2id off the executor), `login::login_handler` | no |
 //! | `tonic` | `NamedService` forwarding for `JwtAuth`/`RequireScope`, `tonic::RequestClaimsExt` to read claims from a `tonic::Request` | no |
 //!
 //! [tower]: https://docs.rs/tower

@@ -1,0 +1,88 @@
+//! The walls between the crate's layers, checked on the source: the verifying core (`verify/`)
+//! knows no HTTP, no tower and nothing of the issuing side; the tower layer (`layer/`) knows no
+//! framework face and nothing of the issuing side; token issuing (`issue/`) knows no passwords.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Every `.rs` file under `dir`.
+fn sources(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(sources(&path));
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// The lines of code (comments and unit tests left out) under `src/<dir>` that name any of
+/// `forbidden`.
+fn offending_lines(dir: &str, forbidden: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir);
+    let files = sources(&root);
+    assert!(!files.is_empty(), "no sources under {}", root.display());
+    let mut found = Vec::new();
+    // Unit tests may use dev-dependencies (jsonwebtoken mints test tokens): leave them out.
+    for file in files.iter().filter(|file| !file.ends_with("tests.rs")) {
+        let text = fs::read_to_string(file).unwrap();
+        let code_end = text.find("#[cfg(test)]\nmod tests {").unwrap_or(text.len());
+        for (n, line) in text[..code_end].lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for word in forbidden {
+                if code.contains(word) {
+                    found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_verifying_core_imports_no_framework_and_nothing_of_the_issuing_side() {
+    let found = offending_lines(
+        "verify",
+        &[
+            "crate::layer",
+            "crate::issue",
+            "crate::login",
+            "crate::axum",
+            "crate::tonic",
+            "http::",
+            "tower_layer",
+            "tower_service",
+            "axum",
+            "tonic",
+            "argon2",
+            "jsonwebtoken",
+        ],
+    );
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
+fn the_layer_imports_no_framework_face_and_nothing_of_the_issuing_side() {
+    let found = offending_lines(
+        "layer",
+        &[
+            "crate::issue",
+            "crate::login",
+            "crate::axum",
+            "crate::tonic",
+            "axum_core",
+            "tonic::",
+            "argon2",
+        ],
+    );
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
+fn token_issuing_knows_no_passwords() {
+    let found = offending_lines("issue", &["crate::login", "argon2", "password"]);
+    assert!(found.is_empty(), "{found:#?}");
+}
