@@ -11,6 +11,8 @@ use tower_jwt_auth::{
     Algorithm, Claims, ConfigError, ErrorKind, JwtAuthLayer, KeySet, SigningKey, TokenIssuer,
 };
 
+const NO_SCOPES: [&str; 0] = [];
+
 fn keys() -> Vec<SigningKey> {
     let mut keys = vec![
         SigningKey::from_secret(Algorithm::HS256, &[1; 32]).unwrap(),
@@ -39,7 +41,7 @@ fn every_algorithm_round_trips_through_the_verifier() {
         let issuer = TokenIssuer::new(key.with_kid("k1"))
             .issuer("https://auth.example")
             .audience("api");
-        let token = issuer.issue("ada", "read write").unwrap();
+        let token = issuer.issue("ada", ["read", "write"]).unwrap();
         let claims: Claims = issuer
             .verifier()
             .verify(&token.access_token)
@@ -73,8 +75,8 @@ fn base64_decode(s: &str) -> Vec<u8> {
 #[test]
 fn each_token_gets_a_fresh_jwt_id() {
     let issuer = TokenIssuer::new(SigningKey::from_secret(Algorithm::HS256, &[1; 32]).unwrap());
-    let a = issuer.issue("ada", "").unwrap();
-    let b = issuer.issue("ada", "").unwrap();
+    let a = issuer.issue("ada", NO_SCOPES).unwrap();
+    let b = issuer.issue("ada", NO_SCOPES).unwrap();
     assert_ne!(a.jwt_id, b.jwt_id);
 }
 
@@ -108,7 +110,7 @@ fn another_service_verifies_with_the_published_jwks_alone() {
     let jwks = serde_json::to_string(&issuer.jwks().unwrap()).unwrap();
     assert!(!jwks.contains("\"d\""), "private material leaked: {jwks}");
     let keys = KeySet::from_jwks_json(&jwks).unwrap();
-    let token = issuer.issue("ada", "read").unwrap();
+    let token = issuer.issue("ada", ["read"]).unwrap();
     let verifier = tower_jwt_auth::Verifier::new(keys, tower_jwt_auth::Validation::new()).unwrap();
     let claims: Claims = verifier.verify(&token.access_token).unwrap();
     assert_eq!(claims.sub.as_deref(), Some("ada"));
@@ -153,12 +155,31 @@ fn tokens_from_another_issuer_or_for_another_audience_are_refused() {
     let elsewhere = TokenIssuer::new(key).issuer("us").audience("other");
     let verifier = ours.verifier();
     let err = verifier
-        .verify::<Claims>(&theirs.issue("ada", "").unwrap().access_token)
+        .verify::<Claims>(&theirs.issue("ada", NO_SCOPES).unwrap().access_token)
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidIssuer);
     let err = verifier
-        .verify::<Claims>(&elsewhere.issue("ada", "").unwrap().access_token)
+        .verify::<Claims>(&elsewhere.issue("ada", NO_SCOPES).unwrap().access_token)
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidAudience);
     let _: JwtAuthLayer = ours.layer();
+}
+
+#[test]
+fn scopes_to_grant_are_single_scope_tokens() {
+    let issuer = TokenIssuer::new(SigningKey::from_secret(Algorithm::HS256, &[7; 32]).unwrap());
+    assert_eq!(
+        issuer.issue("ada", ["read", "write"]).unwrap().scope,
+        "read write"
+    );
+    assert_eq!(issuer.issue("ada", NO_SCOPES).unwrap().scope, "");
+    for bad in ["read write", "", "a\"b"] {
+        assert!(
+            matches!(
+                issuer.issue("ada", [bad]),
+                Err(tower_jwt_auth::issue::IssueError::InvalidScope(s)) if s == bad
+            ),
+            "{bad:?}"
+        );
+    }
 }

@@ -207,7 +207,7 @@ async fn invalid_tokens_are_unauthenticated_with_a_generic_message() {
     for issuer in [other_audience, forged] {
         let token = BearerToken::new();
         token
-            .set(&issuer.issue("demo", "read").unwrap().access_token)
+            .set(&issuer.issue("demo", ["read"]).unwrap().access_token)
             .unwrap();
         let err = server.greeter(&token).who_am_i().await.unwrap_err();
         assert_eq!(err.code(), Code::Unauthenticated);

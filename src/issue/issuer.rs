@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use serde::Serialize;
 
+use crate::verify::claims::is_scope_token;
 use crate::verify::keys::JwkSet;
 use crate::verify::validation::Validation;
 use crate::verify::verifier::Verifier;
@@ -48,6 +49,9 @@ pub enum IssueError {
     Random,
     /// Signing failed.
     Signing(String),
+    /// A scope to grant is empty or not one RFC 6749 `scope-token` (it holds a space, a quote,
+    /// a backslash or a character outside printable ASCII).
+    InvalidScope(String),
 }
 
 impl fmt::Display for IssueError {
@@ -55,6 +59,7 @@ impl fmt::Display for IssueError {
         match self {
             IssueError::Random => f.write_str("the random number generator failed"),
             IssueError::Signing(why) => write!(f, "signing failed: {why}"),
+            IssueError::InvalidScope(scope) => write!(f, "invalid scope {scope:?}"),
         }
     }
 }
@@ -143,12 +148,39 @@ impl TokenIssuer {
         self.inner.lifetime
     }
 
-    /// Issues a token for `subject` granting `scope` (space-separated).
+    /// Issues a token for `subject` granting every one of `scopes` (written into the token's
+    /// `scope` claim, space-separated).
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
+    /// # let issuer = TokenIssuer::new(SigningKey::from_secret(Algorithm::HS256, &[7; 32]).unwrap());
+    /// let token = issuer.issue("user-1", ["read", "write"])?;
+    /// assert_eq!(token.scope, "read write");
+    /// # Ok::<(), tower_jwt_auth::issue::IssueError>(())
+    /// ```
     ///
     /// # Errors
     ///
-    /// [`IssueError`] when the random number generator or the signature fails.
-    pub fn issue(&self, subject: &str, scope: &str) -> Result<IssuedToken, IssueError> {
+    /// [`IssueError::InvalidScope`] when a scope is not one RFC 6749 `scope-token` (`"read
+    /// write"` is two scopes); [`IssueError`] when the random number generator or the signature
+    /// fails.
+    pub fn issue<S: AsRef<str>>(
+        &self,
+        subject: &str,
+        scopes: impl IntoIterator<Item = S>,
+    ) -> Result<IssuedToken, IssueError> {
+        let mut scope = String::new();
+        for item in scopes {
+            let item = item.as_ref();
+            if !is_scope_token(item) {
+                return Err(IssueError::InvalidScope(item.to_owned()));
+            }
+            if !scope.is_empty() {
+                scope.push(' ');
+            }
+            scope.push_str(item);
+        }
+        let scope = scope.as_str();
         let config = &*self.inner;
         let mut id = [0u8; 16];
         getrandom::fill(&mut id).map_err(|_| IssueError::Random)?;

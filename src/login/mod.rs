@@ -398,10 +398,14 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
             self.rehash(&user, password).await;
         }
         let scope = granted_scope(scope, &user.scopes)?;
-        let token = self.shared.issuer.issue(&user.id, &scope).map_err(|err| {
-            tracing::error!(error = %err, "token issuing failed");
-            LoginError::Unavailable("the token cannot be issued right now")
-        })?;
+        let token = self
+            .shared
+            .issuer
+            .issue(&user.id, scope.split_ascii_whitespace())
+            .map_err(|err| {
+                tracing::error!(error = %err, "token issuing failed");
+                LoginError::Unavailable("the token cannot be issued right now")
+            })?;
         tracing::info!(user = %user.id, scope = %scope, "token issued");
         Ok(token)
     }

@@ -226,16 +226,20 @@ impl ScopeClaims for Claims {
 /// When `scope` is empty or breaks the grammar: `"read write"` is two scopes, to be named as
 /// two items, and no token could ever carry such a scope.
 pub(crate) fn scope_token(scope: &str) -> Box<str> {
-    let valid = !scope.is_empty()
-        && scope
-            .bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
     assert!(
-        valid,
+        is_scope_token(scope),
         "invalid scope {scope:?}: a scope is one RFC 6749 scope-token (printable ASCII without \
          space, '\"' or '\\'); name several scopes as several items, e.g. [\"read\", \"write\"]"
     );
     scope.into()
+}
+
+/// Whether `scope` is one RFC 6749 `scope-token`.
+pub(crate) fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
 /// Checks every scope of `scopes` with [`scope_token`].
