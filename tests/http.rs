@@ -717,6 +717,15 @@ async fn a_layer_wide_scope_requirement_answers_403_with_the_scope() {
         .assert_invalid_token(ErrorKind::Expired);
 }
 
+/// `GET path` on `app` with `token` as the bearer credential.
+async fn get_with_token(app: Router, path: &str, token: String) -> Reply {
+    let request = Request::get(path)
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    reply(app.oneshot(request).await.unwrap()).await
+}
+
 #[tokio::test]
 async fn a_route_scope_requirement_answers_403_with_the_scope() {
     let app = Router::new()
@@ -726,16 +735,7 @@ async fn a_route_scope_requirement_answers_403_with_the_scope() {
         )
         .route("/me", get(me))
         .layer(layer());
-    let send = |t: String, path: &'static str| {
-        let app = app.clone();
-        async move {
-            let request = Request::get(path)
-                .header(AUTHORIZATION, format!("Bearer {t}"))
-                .body(axum::body::Body::empty())
-                .unwrap();
-            reply(app.oneshot(request).await.unwrap()).await
-        }
-    };
+    let send = |t: String, path: &'static str| get_with_token(app.clone(), path, t);
     send(token(r#","scope":"admin""#), "/admin")
         .await
         .assert_ok("ada");
@@ -763,16 +763,7 @@ async fn scope_rules_are_never_skipped_under_a_nested_router() {
         .nest("/api", inner)
         .nest("/v1", routed)
         .layer(layer());
-    let send = |t: String, path: &'static str| {
-        let app = nested.clone();
-        async move {
-            let request = Request::get(path)
-                .header(AUTHORIZATION, format!("Bearer {t}"))
-                .body(axum::body::Body::empty())
-                .unwrap();
-            reply(app.oneshot(request).await.unwrap()).await
-        }
-    };
+    let send = |t: String, path: &'static str| get_with_token(nested.clone(), path, t);
     for scope in ["read", "admin"] {
         let refused = send(token(&format!(r#","scope":"{scope}""#)), "/api/admin").await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{scope}");
