@@ -19,8 +19,8 @@ use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Server};
-use tower_jwt_auth::login::ThrottlePolicy;
 use tower_jwt_auth::login::password::PasswordPolicy;
+use tower_jwt_auth::login::{DEFAULT_BODY_LIMIT, ThrottlePolicy};
 use tower_jwt_auth::tonic::BearerToken;
 use tower_jwt_auth::tonic::auth::{AuthClient, LoginRequest, retry_delay};
 use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
@@ -252,4 +252,24 @@ async fn grpc_login_failures_map_to_grpc_codes_with_retry_information() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn a_grpc_login_message_over_the_http_body_cap_is_refused_unread() {
+    let server = TestServer::start(&["read"], ThrottlePolicy::default()).await;
+    let huge = LoginRequest {
+        username: "demo".into(),
+        password: "x".repeat(DEFAULT_BODY_LIMIT),
+        scope: String::new(),
+    };
+    let err = server.auth().login(huge).await.unwrap_err();
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    // Just under the cap, the message is read (and the password refused as too long).
+    let fits = LoginRequest {
+        username: "demo".into(),
+        password: "x".repeat(DEFAULT_BODY_LIMIT - 64),
+        scope: String::new(),
+    };
+    let err = server.auth().login(fits).await.unwrap_err();
+    assert_ne!(err.code(), Code::OutOfRange, "{err:?}");
 }

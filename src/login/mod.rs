@@ -125,11 +125,18 @@ impl<U, H> LoginService<U, H> {
         self
     }
 
-    /// Caps the request body (default 16 KiB).
+    /// Caps the request body (default 16 KiB), over HTTP and, through
+    /// `tonic::auth::AuthServer`, the gRPC `Login` message.
     #[must_use]
     pub fn body_limit(mut self, limit: usize) -> Self {
         self.body_limit = limit;
         self
+    }
+
+    /// The cap on a request body or `Login` message, in bytes.
+    #[must_use]
+    pub fn max_body_len(&self) -> usize {
+        self.body_limit
     }
 }
 

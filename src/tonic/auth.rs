@@ -213,8 +213,13 @@ where
             if request.uri().path() != LOGIN_PATH {
                 return Ok(Status::unimplemented("no such method").into_http());
             }
+            // The same cap as the HTTP body, not tonic's 4 MiB default.
+            let limit = login.0.max_body_len();
             let codec = ProstCodec::<LoginResponse, LoginRequest>::default();
-            Ok(Grpc::new(codec).unary(login, request).await)
+            Ok(Grpc::new(codec)
+                .max_decoding_message_size(limit)
+                .unary(login, request)
+                .await)
         })
     }
 }
