@@ -178,3 +178,43 @@ fn public_keys_load_from_der_as_from_pem() {
         ConfigError::WeakRsaKey { bits: 1024 }
     );
 }
+
+#[test]
+fn a_pem_public_key_is_refused_as_an_hmac_secret() {
+    // The classic confusion: the RSA public key, which anyone may hold, used as a shared secret.
+    let public = fixture("rsa2048.pub.pem");
+    for secret in [public.clone(), format!("\n  {public}")] {
+        let err = DecodingKey::from_secret(Algorithm::HS256, secret.as_bytes()).unwrap_err();
+        assert_eq!(err, ConfigError::SecretLooksLikeKey);
+        assert!(err.to_string().contains("PEM"), "{err}");
+    }
+}
+
+#[test]
+fn two_keys_without_kid_for_one_algorithm_are_refused_and_a_rotation_set_with_kids_works() {
+    let old = DecodingKey::from_secret(Algorithm::HS256, &[1; 32]).unwrap();
+    let new = DecodingKey::from_secret(Algorithm::HS256, &[2; 32]).unwrap();
+    // Mid-rotation without kids: no token could name its key.
+    let err = KeySet::new([old.clone(), new.clone()]).unwrap_err();
+    assert_eq!(err, ConfigError::AmbiguousKeys(Algorithm::HS256));
+    assert!(err.to_string().contains("kid"), "{err}");
+    // Without kid but for different algorithms, each token's alg still picks one key.
+    let hs384 = DecodingKey::from_secret(Algorithm::HS384, &[3; 48]).unwrap();
+    assert!(KeySet::new([old.clone(), hs384]).is_ok());
+    // The same rotation with kids: tokens signed by either key verify.
+    let set = KeySet::new([old.with_kid("2026-10"), new.with_kid("2026-11")]).unwrap();
+    let verifier = Verifier::new(set, Validation::new()).unwrap();
+    for (kid, secret) in [("2026-10", [1u8; 32]), ("2026-11", [2u8; 32])] {
+        let header = format!(r#"{{"alg":"HS256","kid":"{kid}"}}"#);
+        let token = hs256_raw(header.as_bytes(), claims("").as_bytes(), &secret);
+        let claims: tower_jwt_auth::Claims = verifier.verify(&token).unwrap();
+        assert_eq!(claims.sub.as_deref(), Some("ada"));
+        // A token without kid matches neither key of the set.
+        let anonymous = hs256_raw(br#"{"alg":"HS256"}"#, br#"{"exp":9999999999}"#, &secret);
+        assert!(
+            verifier
+                .verify::<tower_jwt_auth::Claims>(&anonymous)
+                .is_err()
+        );
+    }
+}

@@ -259,6 +259,12 @@ pub enum ConfigError {
     InvalidKey(String),
     /// Two keys in one set share a `kid`.
     DuplicateKid(String),
+    /// Two keys in one set verify this algorithm and neither has a `kid`: no token could say
+    /// which it was signed with (typically mid-rotation). Give each key a `kid`.
+    AmbiguousKeys(crate::Algorithm),
+    /// An HMAC secret that is a PEM document (often a public key: the "public key as HMAC
+    /// secret" mistake of RFC 8725 §2.1). A shared secret is random bytes.
+    SecretLooksLikeKey,
     /// A key set that mixes shared secrets and public keys.
     MixedKeySet,
     /// No usable key: the set is empty, or the allow-list excludes every key.
@@ -286,6 +292,15 @@ impl fmt::Display for ConfigError {
             ConfigError::JwkMisuse(why) => write!(f, "JWK refused: {why}"),
             ConfigError::InvalidKey(why) => write!(f, "invalid key: {why}"),
             ConfigError::DuplicateKid(kid) => write!(f, "two keys share the kid {kid:?}"),
+            ConfigError::AmbiguousKeys(alg) => write!(
+                f,
+                "two {alg} keys have no kid, so no token could name its key: give each key a kid"
+            ),
+            ConfigError::SecretLooksLikeKey => f.write_str(
+                "the HMAC secret is a PEM document: a public key used as a shared secret lets \
+                 anyone who has it sign tokens (RFC 8725 section 2.1); use random bytes, or \
+                 DecodingKey::from_pem for a public key",
+            ),
             ConfigError::MixedKeySet => {
                 f.write_str("a key set must not mix shared secrets and public keys")
             }

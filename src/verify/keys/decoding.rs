@@ -56,7 +56,9 @@ impl DecodingKey {
     ///
     /// [`ConfigError::WeakSecret`] when the secret is shorter than 32 bytes or than the hash
     /// output (48 bytes for HS384, 64 for HS512), as RFC 7518 §3.2 requires;
-    /// [`ConfigError::KeyAlgorithmMismatch`] when `alg` is not an HMAC algorithm.
+    /// [`ConfigError::KeyAlgorithmMismatch`] when `alg` is not an HMAC algorithm;
+    /// [`ConfigError::SecretLooksLikeKey`] when the secret is a PEM document, typically a public
+    /// key passed where a shared secret belongs.
     pub fn from_secret(alg: Algorithm, secret: &[u8]) -> Result<Self, ConfigError> {
         let min = match alg {
             Algorithm::HS256 => 32,
@@ -64,6 +66,9 @@ impl DecodingKey {
             Algorithm::HS512 => 64,
             _ => return Err(mismatch(alg, "shared secret")),
         };
+        if looks_like_pem(secret) {
+            return Err(ConfigError::SecretLooksLikeKey);
+        }
         if secret.len() < min {
             return Err(ConfigError::WeakSecret {
                 algorithm: alg,
@@ -417,6 +422,11 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
 
 fn mismatch(algorithm: Algorithm, found: &'static str) -> ConfigError {
     ConfigError::KeyAlgorithmMismatch { algorithm, found }
+}
+
+/// Whether `secret` is a PEM document (`-----BEGIN …`), leading whitespace allowed.
+fn looks_like_pem(secret: &[u8]) -> bool {
+    secret.trim_ascii_start().starts_with(b"-----BEGIN")
 }
 
 pub(super) fn invalid(err: impl fmt::Display) -> ConfigError {

@@ -34,7 +34,10 @@ impl KeySet {
     /// # Errors
     ///
     /// [`ConfigError::NoKeys`] when empty, [`ConfigError::DuplicateKid`] when two keys share a
-    /// `kid`, [`ConfigError::MixedKeySet`] when secrets and public keys are mixed.
+    /// `kid`, [`ConfigError::AmbiguousKeys`] when two keys without a `kid` verify the same
+    /// algorithm (a token could name neither, and every token would fail as signed by an
+    /// unknown key: give each key a `kid`), [`ConfigError::MixedKeySet`] when secrets and
+    /// public keys are mixed.
     pub fn new(keys: impl IntoIterator<Item = DecodingKey>) -> Result<Self, ConfigError> {
         let keys: Vec<DecodingKey> = keys.into_iter().collect();
         if keys.is_empty() {
@@ -49,6 +52,13 @@ impl KeySet {
                 && keys[..i].iter().any(|other| other.kid() == Some(kid))
             {
                 return Err(ConfigError::DuplicateKid(kid.to_owned()));
+            }
+            if key.kid().is_none()
+                && keys[..i]
+                    .iter()
+                    .any(|other| other.kid().is_none() && other.alg == key.alg)
+            {
+                return Err(ConfigError::AmbiguousKeys(key.alg));
             }
         }
         let algorithms = keys.iter().map(DecodingKey::algorithm).collect();
