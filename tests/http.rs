@@ -878,6 +878,49 @@ async fn a_revoked_token_gets_invalid_token() {
 }
 
 #[tokio::test]
+async fn a_revoked_token_stays_refused_while_the_leeway_would_accept_it() {
+    // Expired 30 s ago: the default 60 s leeway still accepts it, so revoking it must hold.
+    let exp = now() - 30;
+    let t = hs256(&format!(r#"{{"sub":"ada","exp":{exp},"jti":"late"}}"#));
+    let denylist = InMemoryDenylist::new();
+    let layer = || layer().revocation(denylist.clone());
+    with_token(layer(), &t).await.assert_ok("ada");
+    denylist.revoke(None, "late", exp);
+    with_token(layer(), &t)
+        .await
+        .assert_invalid_token(ErrorKind::Revoked);
+    // A later revocation's clean-up keeps it too.
+    denylist.revoke(None, "another", now() + 600);
+    with_token(layer(), &t)
+        .await
+        .assert_invalid_token(ErrorKind::Revoked);
+}
+
+#[tokio::test]
+async fn a_denylist_on_the_validations_clock_holds_a_replayed_token() {
+    // The validation's clock reads a time long past: the token is valid by that clock, and
+    // expired by the system's. The denylist, given the same clock, keeps the entry.
+    let then = 1_600_000_000;
+    let t = hs256(&format!(
+        r#"{{"sub":"ada","exp":{},"jti":"replay"}}"#,
+        then + 600
+    ));
+    let denylist = InMemoryDenylist::new().clock(move || then);
+    let layer = || {
+        layer()
+            .with_validation(tower_jwt_auth::Validation::new().clock(move || then))
+            .unwrap()
+            .revocation(denylist.clone())
+    };
+    with_token(layer(), &t).await.assert_ok("ada");
+    denylist.revoke(None, "replay", then + 600);
+    denylist.revoke(None, "another", then + 600);
+    with_token(layer(), &t)
+        .await
+        .assert_invalid_token(ErrorKind::Revoked);
+}
+
+#[tokio::test]
 async fn an_asynchronous_revocation_hook_is_awaited_and_fails_closed() {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&calls);

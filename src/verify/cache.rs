@@ -94,8 +94,9 @@ pub(crate) struct Facts {
 
 impl Facts {
     /// What the revocation hook is asked about the token.
-    pub(crate) fn info(&self) -> TokenInfo<'_> {
+    pub(crate) fn info(&self, leeway: i64) -> TokenInfo<'_> {
         TokenInfo {
+            leeway,
             issuer: self.iss.as_deref(),
             subject: self.sub.as_deref(),
             jwt_id: self.jti.as_deref(),

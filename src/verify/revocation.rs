@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -24,6 +25,9 @@ pub struct TokenInfo<'a> {
     pub expires_at: Option<i64>,
     /// `iat`, if present.
     pub issued_at: Option<i64>,
+    /// The verifier's leeway, in seconds: it accepts the token until `exp` plus this, so a
+    /// denylist must remember a revoked token at least that long.
+    pub leeway: i64,
 }
 
 /// The answer of a [`Revocation`] hook: `Ok(true)` when the token is revoked.
@@ -67,15 +71,38 @@ where
 /// One revoked token of a given `jti`: its issuer and expiry.
 type Entry = (Option<Box<str>>, i64);
 
-/// An in-memory denylist keyed by (`iss`, `jti`), whose entries are dropped once the token
-/// they name has expired.
+/// An in-memory denylist keyed by (`iss`, `jti`).
+///
+/// An entry is kept until the token it names can no longer be accepted: its `exp` plus the
+/// largest leeway of the verifiers that asked about it (60 s, the default leeway, at least).
+/// A listed token is refused whatever the time; only the clean-up of old entries reads the
+/// clock, the system's by default: give the denylist the [`Validation`]'s clock with
+/// [`InMemoryDenylist::clock`] when that one is not the system's (tests, replays).
 ///
 /// Clones share the same list. Reads take a read lock held only for a hash lookup, never across
 /// I/O.
-#[derive(Clone, Default)]
+///
+/// [`Validation`]: crate::Validation
+#[derive(Clone)]
 pub struct InMemoryDenylist {
     // jti -> [(iss, exp)]: looked up by the borrowed jti without allocating.
     entries: Arc<RwLock<HashMap<Box<str>, Vec<Entry>>>>,
+    /// How long past `exp` an entry is kept: the largest leeway seen, at least the default.
+    retention: Arc<AtomicI64>,
+    clock: Option<Arc<dyn Fn() -> i64 + Send + Sync>>,
+}
+
+/// The least retention past `exp`: the default leeway of [`Validation`](crate::Validation).
+const MIN_RETENTION: i64 = 60;
+
+impl Default for InMemoryDenylist {
+    fn default() -> Self {
+        Self {
+            entries: Arc::default(),
+            retention: Arc::new(AtomicI64::new(MIN_RETENTION)),
+            clock: None,
+        }
+    }
 }
 
 impl InMemoryDenylist {
@@ -85,12 +112,30 @@ impl InMemoryDenylist {
         Self::default()
     }
 
-    /// Revokes the token with this `iss` (if any) and `jti`, until `expires_at` (its `exp`).
+    /// Reads the time (seconds since the Unix epoch) from `now` instead of the system clock:
+    /// give it the clock given to [`Validation::clock`](crate::Validation::clock).
+    #[must_use]
+    pub fn clock(mut self, now: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(now));
+        self
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.as_ref().map_or_else(now, |clock| clock())
+    }
+
+    /// The time until which an entry for a token expiring at `exp` is kept.
+    fn keep_until(&self, exp: i64) -> i64 {
+        exp.saturating_add(self.retention.load(Ordering::Relaxed))
+    }
+
+    /// Revokes the token with this `iss` (if any) and `jti`, until it can no longer be accepted:
+    /// `expires_at` (its `exp`) plus the largest leeway in use.
     pub fn revoke(&self, issuer: Option<&str>, jwt_id: &str, expires_at: i64) {
-        let now = now();
+        let now = self.now();
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         entries.retain(|_, list| {
-            list.retain(|(_, exp)| *exp >= now);
+            list.retain(|(_, exp)| self.keep_until(*exp) >= now);
             !list.is_empty()
         });
         let list = entries.entry(jwt_id.into()).or_default();
@@ -100,14 +145,14 @@ impl InMemoryDenylist {
         }
     }
 
-    /// Whether the token with this `iss` and `jti` is revoked.
+    /// Whether the token with this `iss` and `jti` is listed. The time plays no part: a token
+    /// past its `exp` and leeway is refused by the verifier anyway.
     #[must_use]
     pub fn is_revoked(&self, issuer: Option<&str>, jwt_id: &str) -> bool {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        entries.get(jwt_id).is_some_and(|list| {
-            list.iter()
-                .any(|(iss, exp)| iss.as_deref() == issuer && *exp >= now())
-        })
+        entries
+            .get(jwt_id)
+            .is_some_and(|list| list.iter().any(|(iss, _)| iss.as_deref() == issuer))
     }
 
     /// How many tokens are listed (expired ones included until the next [`revoke`](Self::revoke)).
@@ -126,6 +171,11 @@ impl InMemoryDenylist {
 
 impl Revocation for InMemoryDenylist {
     fn check(&self, token: &TokenInfo<'_>) -> RevocationCheck {
+        // Remember the largest leeway in use, so no entry is dropped while a verifier could
+        // still accept its token.
+        if token.leeway > self.retention.load(Ordering::Relaxed) {
+            self.retention.fetch_max(token.leeway, Ordering::Relaxed);
+        }
         let revoked = token
             .jwt_id
             .is_some_and(|jti| self.is_revoked(token.issuer, jti));
@@ -160,10 +210,44 @@ mod tests {
         assert!(!list.is_revoked(Some("other"), "j1"));
         assert!(!list.is_revoked(None, "j1"));
         assert!(!list.is_revoked(Some("iss"), "j2"));
-        list.revoke(None, "old", now() - 10);
-        assert!(!list.is_revoked(None, "old"));
-        // The next write drops the expired entry.
+        // Expired 10 s ago, but a verifier accepts it for its leeway (60 s by default).
+        list.revoke(None, "recent", now() - 10);
+        assert!(list.is_revoked(None, "recent"));
+        list.revoke(None, "old", now() - 120);
+        // The next write drops the entry past its exp and leeway, and only that one.
         list.revoke(None, "j3", later);
-        assert_eq!(list.len(), 2);
+        assert!(!list.is_revoked(None, "old"));
+        assert!(list.is_revoked(None, "recent"));
+        assert_eq!(list.len(), 3);
+    }
+
+    #[test]
+    fn entries_are_kept_for_the_largest_leeway_seen_by_the_lists_clock() {
+        let clock = Arc::new(AtomicI64::new(1_000_000));
+        let list = {
+            let clock = Arc::clone(&clock);
+            InMemoryDenylist::new().clock(move || clock.load(Ordering::SeqCst))
+        };
+        let info = TokenInfo {
+            issuer: None,
+            subject: None,
+            jwt_id: Some("j"),
+            expires_at: Some(1_000_000),
+            issued_at: None,
+            leeway: 300,
+        };
+        list.revoke(None, "j", 1_000_000);
+        assert!(matches!(
+            list.check(&info),
+            RevocationCheck::Ready(Ok(true))
+        ));
+        // 200 s past exp: within the 300 s leeway the verifier reported, the entry stays.
+        clock.store(1_000_200, Ordering::SeqCst);
+        list.revoke(None, "other", 2_000_000);
+        assert!(list.is_revoked(None, "j"));
+        // Past exp + 300 s, the next write drops it.
+        clock.store(1_000_301, Ordering::SeqCst);
+        list.revoke(None, "other", 2_000_000);
+        assert!(!list.is_revoked(None, "j"));
     }
 }

@@ -115,7 +115,14 @@ impl Verifier {
         let facts = &verdict.facts;
         Some(
             validate_time(&self.validation, facts.exp, facts.nbf)
-                .and_then(|()| self.conclude(facts.scope_ok, &facts.info(), revocation, out))
+                .and_then(|()| {
+                    self.conclude(
+                        facts.scope_ok,
+                        &facts.info(self.validation.leeway),
+                        revocation,
+                        out,
+                    )
+                })
                 .map(|()| claims),
         )
     }

@@ -40,6 +40,7 @@ impl Verifier {
         let scope_ok =
             v.scopes.is_empty() || grants_all(registered.scope.as_deref().unwrap_or(""), &v.scopes);
         let info = TokenInfo {
+            leeway: v.leeway,
             issuer: registered.iss.as_deref(),
             subject: registered.sub.as_deref(),
             jwt_id: registered.jti.as_deref(),
