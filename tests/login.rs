@@ -8,8 +8,8 @@ mod demo;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use bytes::Bytes;
@@ -22,7 +22,8 @@ use serde_json::{Value, json};
 use tower_jwt_auth::login::password::{
     Argon2Hasher, PasswordError, PasswordHashing, PasswordPolicy, Verification, Zeroizing,
 };
-use tower_jwt_auth::login::{InMemoryUserStore, ThrottlePolicy, User, login_handler};
+use tower_jwt_auth::login::{InMemoryUserStore, ThrottlePolicy, User, UserStore, login_handler};
+use tower_jwt_auth::verify::BoxError;
 use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -348,7 +349,8 @@ async fn unknown_users_wrong_passwords_and_disabled_accounts_look_the_same() {
 #[tokio::test]
 async fn failed_attempts_are_throttled_with_retry_after_and_recover() {
     let mut config = config(&["read"]);
-    config.throttle = ThrottlePolicy::default()
+    let (clock, elapsed) = manual_clock();
+    config.throttle = clock
         .free_failures(2)
         .delays(Duration::from_millis(300), Duration::from_secs(2));
     let server = Server::start(app::router(config).await.unwrap()).await;
@@ -362,19 +364,188 @@ async fn failed_attempts_are_throttled_with_retry_after_and_recover() {
     let blocked = server.login("demo", PASSWORD).await;
     blocked.assert_error(StatusCode::TOO_MANY_REQUESTS, "slow_down");
     assert_eq!(blocked.headers["retry-after"], "1");
-    // Case variants are the same account.
+    // The example's store matches names exactly: "DEMO" is another, unknown name, which
+    // cannot reach the account and has free failures of its own (spellings a store does
+    // accept share the account's: `spellings_of_one_account_share_its_free_failures`).
     server
         .login("DEMO", PASSWORD)
         .await
-        .assert_error(StatusCode::TOO_MANY_REQUESTS, "slow_down");
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
     // Other accounts are not affected.
     server
         .login("someone", "x")
         .await
         .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Still blocked 1 ms before the block ends, let in when it has.
+    elapsed.store(299, Ordering::SeqCst);
+    server
+        .login("demo", PASSWORD)
+        .await
+        .assert_error(StatusCode::TOO_MANY_REQUESTS, "slow_down");
+    elapsed.store(300, Ordering::SeqCst);
     let reply = server.login("demo", PASSWORD).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
+/// A throttle policy on a clock that moves only when told to (milliseconds from a fixed start).
+fn manual_clock() -> (ThrottlePolicy, Arc<AtomicU64>) {
+    let start = Instant::now();
+    let elapsed = Arc::new(AtomicU64::new(0));
+    let read = Arc::clone(&elapsed);
+    let policy = ThrottlePolicy::default()
+        .clock(move || start + Duration::from_millis(read.load(Ordering::SeqCst)));
+    (policy, elapsed)
+}
+
+/// Matches usernames loosely, as many stores do: case, Unicode compatibility forms and
+/// surrounding white space are ignored.
+#[derive(Clone)]
+struct LooseStore(InMemoryUserStore);
+
+impl UserStore for LooseStore {
+    async fn find_user(&self, username: &str) -> Result<Option<User>, BoxError> {
+        let folded: String = username.trim().to_lowercase();
+        let folded = folded.replace('\u{ff41}', "a").replace('\u{ff44}', "d");
+        self.0.find_user(&folded).await
+    }
+
+    async fn set_password_hash(&self, id: &str, hash: String) -> Result<(), BoxError> {
+        self.0.set_password_hash(id, hash).await
+    }
+}
+
+/// A login server over `users` whose hasher counts the verifications it runs.
+async fn counting_server(
+    users: impl UserStore + Clone,
+    throttle: ThrottlePolicy,
+) -> (Server, Counting) {
+    let hasher = Counting {
+        inner: Argon2Hasher::new(cheap()).unwrap(),
+        verifications: Arc::default(),
+        unknown_users: Arc::default(),
+    };
+    let service = login_handler(users, TokenIssuer::new(key()), hasher.clone()).throttle(throttle);
+    let server = Server::start(Router::new().route_service("/login", service)).await;
+    (server, hasher)
+}
+
+/// Fires `attempts` logins at once and returns their replies.
+async fn burst(server: &Arc<Server>, attempts: &[(String, String)]) -> Vec<Reply> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (username, password) in attempts {
+        let (username, password) = (username.clone(), password.clone());
+        let server = Arc::clone(server);
+        tasks.spawn(async move { server.login(&username, &password).await });
+    }
+    let mut replies = Vec::new();
+    while let Some(reply) = tasks.join_next().await {
+        replies.push(reply.unwrap());
+    }
+    replies
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_parallel_burst_of_wrong_passwords_costs_at_most_free_failures_plus_one_checks() {
+    let users = InMemoryUserStore::new();
+    let hash = Argon2Hasher::new(cheap())
+        .unwrap()
+        .hash_blocking(PASSWORD)
+        .unwrap();
+    users.insert("ada", User::new("u1", hash, ["read"]));
+    let (clock, _) = manual_clock();
+    let (server, hasher) = counting_server(users, clock.free_failures(5)).await;
+    let server = Arc::new(server);
+    let attempts = vec![("ada".to_owned(), "wrong".to_owned()); 50];
+    let replies = burst(&server, &attempts).await;
+    let checked = hasher.verifications.load(Ordering::SeqCst);
+    assert!(
+        checked <= 6,
+        "{checked} password checks for 50 parallel attempts"
+    );
+    let throttled: Vec<_> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert_eq!(throttled.len(), 50 - checked);
+    for reply in &throttled {
+        reply.assert_error(StatusCode::TOO_MANY_REQUESTS, "slow_down");
+        assert!(
+            reply.headers["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+                >= 1
+        );
+    }
+    for reply in replies
+        .iter()
+        .filter(|r| r.status != StatusCode::TOO_MANY_REQUESTS)
+    {
+        reply.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+}
+
+#[tokio::test]
+async fn spellings_of_one_account_share_its_free_failures() {
+    let users = InMemoryUserStore::new();
+    let hash = Argon2Hasher::new(cheap())
+        .unwrap()
+        .hash_blocking(PASSWORD)
+        .unwrap();
+    users.insert("ada", User::new("u1", hash, ["read"]));
+    let (clock, _) = manual_clock();
+    let (server, _) = counting_server(LooseStore(users), clock.free_failures(2)).await;
+    // Three failures under three spellings the store takes for one account.
+    for name in ["Ada", "ada  ", "\u{ff41}\u{ff44}\u{ff41}"] {
+        server
+            .login(name, "wrong")
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    for name in ["ada", "ADA", " Ada"] {
+        server
+            .login(name, PASSWORD)
+            .await
+            .assert_error(StatusCode::TOO_MANY_REQUESTS, "slow_down");
+    }
+    // Unknown names are keyed on their normalised spelling.
+    for name in ["Nobody", "nobody ", "NOBODY"] {
+        server
+            .login(name, "x")
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    server
+        .login("nobody", "x")
+        .await
+        .assert_error(StatusCode::TOO_MANY_REQUESTS, "slow_down");
+}
+
+#[tokio::test]
+async fn an_unusable_stored_hash_costs_a_full_check_and_counts_as_a_failure() {
+    let users = InMemoryUserStore::new();
+    users.insert("sso", User::new("u1", "", ["read"]));
+    users.insert("locked", User::new("u2", "!", ["read"]));
+    let (clock, _) = manual_clock();
+    let (server, hasher) = counting_server(users, clock.free_failures(1)).await;
+    for (round, name) in ["sso", "locked"].into_iter().enumerate() {
+        let reply = server.login(name, PASSWORD).await;
+        reply.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+        // One full verification (against the dummy hash), as for an unknown user.
+        assert_eq!(hasher.verifications.load(Ordering::SeqCst), round + 1);
+    }
+    // Each refusal was counted: one more failure each, and the accounts are blocked.
+    for name in ["sso", "locked"] {
+        server
+            .login(name, PASSWORD)
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+        server
+            .login(name, PASSWORD)
+            .await
+            .assert_error(StatusCode::TOO_MANY_REQUESTS, "slow_down");
+    }
 }
 
 #[tokio::test]
@@ -421,15 +592,58 @@ async fn a_saturated_hashing_pool_answers_503_with_retry_after() {
     assert_eq!(reply.headers["retry-after"], "1");
 }
 
-/// While logins hash, a protected request on the same single-threaded runtime still answers:
-/// hashing runs on the hasher's own threads, never on the executor's.
+/// Runs the real verification, then holds its answer until the gate opens: a login can then
+/// never finish before the test says so.
+#[derive(Clone)]
+struct Gated {
+    inner: Argon2Hasher,
+    gate: Arc<tokio::sync::Semaphore>,
+    verified: Arc<AtomicUsize>,
+}
+
+impl PasswordHashing for Gated {
+    async fn hash(&self, password: Zeroizing<String>) -> Result<String, PasswordError> {
+        self.inner.hash(password).await
+    }
+
+    async fn verify(
+        &self,
+        password: Zeroizing<String>,
+        stored: Option<String>,
+    ) -> Result<Verification, PasswordError> {
+        let verification = self.inner.verify(password, stored).await;
+        self.verified.fetch_add(1, Ordering::SeqCst);
+        self.gate.acquire().await.unwrap().forget();
+        verification
+    }
+}
+
+/// While logins are in flight, a protected request on the same single-threaded runtime still
+/// answers. (That the argon2 work itself runs on the hasher's threads, never the caller's, is
+/// `the_work_runs_on_a_named_worker_thread_not_the_callers` in `src/login/password/tests.rs`.)
 #[tokio::test(flavor = "current_thread")]
 async fn a_login_storm_does_not_block_the_runtime() {
-    let mut config = config(&["read"]);
-    // Real cost: with one hash per core at a time, the storm takes a while to drain.
-    config.policy = PasswordPolicy::default();
-    let server = Arc::new(Server::example_with(config).await);
-    let token = server.login("demo", PASSWORD).await.token().to_owned();
+    let inner = Argon2Hasher::new(cheap()).unwrap();
+    let users = InMemoryUserStore::new();
+    users.insert(
+        "demo",
+        User::new("u1", inner.hash_blocking(PASSWORD).unwrap(), ["read"]),
+    );
+    let gated = Gated {
+        inner,
+        gate: Arc::new(tokio::sync::Semaphore::new(0)),
+        verified: Arc::default(),
+    };
+    let issuer = TokenIssuer::new(key());
+    let app = Router::new()
+        .route("/me", axum::routing::get(|| async { "me" }))
+        .layer(issuer.layer())
+        .route_service(
+            "/login",
+            login_handler(users, issuer.clone(), gated.clone()),
+        );
+    let server = Arc::new(Server::start(app).await);
+    let token = issuer.issue("u1", ["read"]).unwrap().access_token;
 
     let done = Arc::new(AtomicUsize::new(0));
     const STORM: usize = 24;
@@ -443,22 +657,20 @@ async fn a_login_storm_does_not_block_the_runtime() {
             reply.status
         });
     }
-    // Let the storm reach the server before the protected call.
-    tokio::task::yield_now().await;
+    // Wait until some logins have verified and are held: the storm is in flight.
+    while gated.verified.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     let me = server.get("/me", &token).await;
     assert_eq!(me.status, StatusCode::OK);
-    let finished = done.load(Ordering::SeqCst);
-    assert!(
-        finished < STORM,
-        "the protected request waited for the whole login storm ({finished} logins done)"
+    assert_eq!(
+        done.load(Ordering::SeqCst),
+        0,
+        "no login can finish before the gate opens"
     );
+    gated.gate.add_permits(STORM);
     while let Some(status) = logins.join_next().await {
         assert_eq!(status.unwrap(), StatusCode::BAD_REQUEST);
     }
-}
-
-impl Server {
-    async fn example_with(config: app::Config) -> Self {
-        Self::start(app::router(config).await.unwrap()).await
-    }
+    assert_eq!(done.load(Ordering::SeqCst), STORM);
 }

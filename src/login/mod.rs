@@ -53,7 +53,7 @@ mod store;
 mod throttle;
 
 pub use store::{InMemoryUserStore, User, UserStore};
-pub use throttle::ThrottlePolicy;
+pub use throttle::{ThrottleClock, ThrottlePolicy};
 
 use std::convert::Infallible;
 use std::fmt;
@@ -73,9 +73,9 @@ use tower_service::Service;
 use zeroize::Zeroizing;
 
 use crate::issue::{IssuedToken, TokenIssuer};
-use crate::login::password::{PasswordError, PasswordHashing};
+use crate::login::password::{PasswordError, PasswordHashing, Verification};
 use crate::verify::revocation::BoxError;
-use throttle::Throttle;
+use throttle::{Throttle, account_key, unknown_name_key};
 
 /// Default cap on a login request's body: 16 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
@@ -370,37 +370,43 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
         if username.len() > MAX_USERNAME_LEN {
             return Err(LoginError::InvalidRequest("the username is too long"));
         }
-        self.throttle
-            .check(username)
-            .map_err(|retry_after| LoginError::Throttled { retry_after })?;
         let user = self.shared.users.find_user(username).await.map_err(|err| {
             tracing::error!(error = %err, "user store failed");
             LoginError::Unavailable("the account service is unavailable")
         })?;
-        // Exactly one full verification whatever the account's state: unknown users are checked
-        // against the hasher's dummy hash, disabled ones against their own.
-        let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let attempt = Zeroizing::new(password.as_str().to_owned());
-        let verification = self
-            .shared
-            .hasher
-            .verify(attempt, stored)
-            .await
-            .map_err(password_failure)?;
+        // Counted before the password is checked, under the account found (every spelling the
+        // store accepts for it) or, for an unknown user, the normalised name.
+        let key = match &user {
+            Some(user) => account_key(&user.id),
+            None => unknown_name_key(username),
+        };
+        let reservation = self
+            .throttle
+            .reserve(key)
+            .map_err(|retry_after| LoginError::Throttled { retry_after })?;
+        let verification = match self.verify_once(user.as_ref(), &password).await {
+            Ok(verification) => verification,
+            Err(err) => {
+                // No password was checked: the attempt does not count.
+                reservation.cancel();
+                return Err(err);
+            }
+        };
         let user = match user {
             Some(user) if verification.matches && !user.disabled => user,
             other => {
                 let reason = match other {
                     None => "unknown user",
                     Some(user) if user.disabled => "disabled account",
-                    Some(_) => "wrong password",
+                    Some(_) => "wrong password or unusable stored hash",
                 };
-                tracing::info!(username, reason, "login refused");
-                self.throttle.failure(username);
+                tracing::info!(username = %loggable(username), reason, "login refused");
+                // The reservation stays: this attempt is one failure.
+                drop(reservation);
                 return Err(LoginError::InvalidGrant);
             }
         };
-        self.throttle.success(username);
+        reservation.succeeded();
         if verification.needs_rehash {
             self.rehash(&user, password).await;
         }
@@ -415,6 +421,28 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
             })?;
         tracing::info!(user = %user.id, scope = %scope, "token issued");
         Ok(token)
+    }
+
+    /// Exactly one full verification whatever the account's state: an unknown user is checked
+    /// against the hasher's dummy hash, a disabled one against its own, and one whose stored
+    /// hash cannot be read (an SSO-only account stored as `""` or `"!"`, a foreign scheme)
+    /// against the dummy hash too, so that none answers faster than the others.
+    async fn verify_once(
+        &self,
+        user: Option<&User>,
+        password: &Zeroizing<String>,
+    ) -> Result<Verification, LoginError> {
+        let attempt = || Zeroizing::new(password.as_str().to_owned());
+        let stored = user.map(|u| u.password_hash.clone());
+        match self.shared.hasher.verify(attempt(), stored).await {
+            Err(err @ (PasswordError::MalformedHash(_) | PasswordError::UnsupportedHash(_))) => {
+                tracing::error!(error = %err, "stored password hash refused; checking a dummy hash");
+                let dummy = self.shared.hasher.verify(attempt(), None).await;
+                let _unknown: Verification = dummy.map_err(password_failure)?;
+                Ok(Verification::new(false, false))
+            }
+            other => other.map_err(password_failure),
+        }
     }
 
     /// Stores a hash at the current policy. A failure is logged: the login itself succeeded.
@@ -476,17 +504,25 @@ fn password_failure(err: PasswordError) -> LoginError {
     match err {
         PasswordError::TooLong { .. } => LoginError::InvalidRequest("the password is too long"),
         PasswordError::Busy => LoginError::Unavailable("too many logins in progress"),
-        PasswordError::MalformedHash(_) | PasswordError::UnsupportedHash(_) => {
-            // A stored hash this hasher cannot read: the account cannot log in, and says so
-            // the same way a wrong password does.
-            tracing::error!(error = %err, "stored password hash refused");
-            LoginError::InvalidGrant
-        }
         other => {
             tracing::error!(error = %other, "password verification failed");
             LoginError::Unavailable("the login service is unavailable")
         }
     }
+}
+
+/// A username as it may appear in a log line: at most 32 characters, escaped (a user who typed
+/// a password into the name field, or control characters, must not land in the logs as is).
+fn loggable(username: &str) -> String {
+    let mut shown: String = username
+        .chars()
+        .take(32)
+        .flat_map(char::escape_debug)
+        .collect();
+    if username.chars().nth(32).is_some() {
+        shown.push('…');
+    }
+    shown
 }
 
 fn invalid(why: &'static str) -> Failure {

@@ -1,8 +1,15 @@
 //! Per-account throttling of failed logins: exponential back-off, capped, in bounded memory.
+//!
+//! Every attempt is counted *before* its password is checked (a reservation that a success
+//! clears), so N parallel attempts on one account cannot all pass the check while the first
+//! ones are still verifying: a burst costs at most `free_failures + 1` verifications.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use unicode_normalization::UnicodeNormalization as _;
 
 /// How failed logins slow an account down.
 ///
@@ -14,10 +21,24 @@ use std::time::{Duration, Instant};
 ///
 /// The cap is what keeps an attacker from locking a real user out for good: at worst the user
 /// waits `max_delay`. Memory is bounded by [`capacity`](Self::capacity) records: past it, the
-/// stalest record is dropped, so a flood of random usernames cannot grow the table.
+/// stalest record that blocks nothing is dropped, so a flood of random usernames cannot grow the
+/// table; a record that still blocks is never dropped (when every record blocks, a new account's
+/// attempt is refused until the soonest block ends).
+///
+/// Attempts are counted when they start, not when their password has been checked: a burst of
+/// parallel wrong passwords on one account costs at most `free_failures + 1` verifications, the
+/// rest are answered 429 at once. A success clears the account's record; an attempt that checked
+/// no password (the store or the hashing pool was unavailable) is not counted.
+///
+/// Records are keyed by the account the user store found (its id), so every spelling the store
+/// accepts for one account shares one record; for unknown users, by the typed name normalised
+/// (Unicode NFKC, lower case, surrounding white space removed).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ThrottlePolicy {
+    /// The clock the delays are measured with. Default: [`Instant::now`]; tests replace it
+    /// with [`ThrottlePolicy::clock`].
+    pub clock: ThrottleClock,
     /// Failures allowed before any delay. Default 5.
     pub free_failures: u32,
     /// The first delay. Default 1 s.
@@ -33,6 +54,7 @@ pub struct ThrottlePolicy {
 impl Default for ThrottlePolicy {
     fn default() -> Self {
         Self {
+            clock: ThrottleClock::default(),
             free_failures: 5,
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(60),
@@ -72,6 +94,14 @@ impl ThrottlePolicy {
         self
     }
 
+    /// Measures the delays with `now` instead of [`Instant::now`]: tests advance a clock
+    /// rather than sleep.
+    #[must_use]
+    pub fn clock(mut self, now: impl Fn() -> Instant + Send + Sync + 'static) -> Self {
+        self.clock = ThrottleClock(Some(Arc::new(now)));
+        self
+    }
+
     fn delay(&self, failures: u32) -> Option<Duration> {
         let over = failures.checked_sub(self.free_failures)?.checked_sub(1)?;
         let factor = 1u32.checked_shl(over.min(31)).unwrap_or(u32::MAX);
@@ -79,17 +109,91 @@ impl ThrottlePolicy {
     }
 }
 
+/// The clock of a [`ThrottlePolicy`]: [`Instant::now`] unless replaced.
+#[derive(Clone, Default)]
+pub struct ThrottleClock(Option<Arc<dyn Fn() -> Instant + Send + Sync>>);
+
+impl ThrottleClock {
+    fn now(&self) -> Instant {
+        self.0.as_ref().map_or_else(Instant::now, |clock| clock())
+    }
+}
+
+impl fmt::Debug for ThrottleClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "custom"
+        } else {
+            "Instant::now"
+        })
+    }
+}
+
+impl PartialEq for ThrottleClock {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for ThrottleClock {}
+
+/// What a throttling record is kept under.
+pub(crate) fn account_key(user_id: &str) -> Box<str> {
+    format!("id:{user_id}").into()
+}
+
+/// The key of a name no account answers to: NFKC, lower case, no surrounding white space, so
+/// that `Ada`, `ada `, and `ａｄａ` (full width) share their free failures.
+pub(crate) fn unknown_name_key(username: &str) -> Box<str> {
+    let normalised: String = username.trim().nfkc().collect();
+    format!("name:{}", normalised.to_lowercase().trim()).into()
+}
+
 #[derive(Debug)]
 struct Record {
+    /// Attempts counted since the last success (or since the record was forgotten), including
+    /// those still checking their password.
     failures: u32,
     blocked_until: Option<Instant>,
-    last_failure: Instant,
+    last_attempt: Instant,
 }
 
 #[derive(Debug)]
 pub(crate) struct Throttle {
     policy: ThrottlePolicy,
     records: Mutex<HashMap<Box<str>, Record>>,
+}
+
+/// An attempt counted by [`Throttle::reserve`]: it stays counted as a failure unless
+/// [`succeeded`](Self::succeeded) or [`cancel`](Self::cancel) says otherwise. Dropping it
+/// (a client that went away mid-check) leaves it counted: its password check still runs.
+#[must_use]
+pub(crate) struct Attempt<'t> {
+    throttle: &'t Throttle,
+    key: Box<str>,
+}
+
+impl Attempt<'_> {
+    /// The password matched: the account's record is cleared.
+    pub(crate) fn succeeded(self) {
+        let mut records = self.throttle.lock();
+        records.remove(&self.key);
+    }
+
+    /// No password was checked (the user store or the hashing pool failed): uncount it.
+    pub(crate) fn cancel(self) {
+        let mut records = self.throttle.lock();
+        if let Some(record) = records.get_mut(&self.key) {
+            record.failures = record.failures.saturating_sub(1);
+            if self.throttle.policy.delay(record.failures).is_none() {
+                record.blocked_until = None;
+            }
+        }
+    }
 }
 
 impl Throttle {
@@ -100,67 +204,106 @@ impl Throttle {
         }
     }
 
-    fn key(username: &str) -> String {
-        // Case variants of a name count as one account, whatever the store does with them.
-        username.to_lowercase()
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Record>> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `Err(retry_after)` while the account is blocked.
-    pub(crate) fn check(&self, username: &str) -> Result<(), Duration> {
-        let now = Instant::now();
-        let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        match records.get(Self::key(username).as_str()) {
-            Some(Record {
-                blocked_until: Some(until),
-                ..
-            }) if *until > now => Err(*until - now),
-            _ => Ok(()),
-        }
-    }
-
-    pub(crate) fn failure(&self, username: &str) {
-        let now = Instant::now();
-        let key = Self::key(username);
-        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        if !records.contains_key(key.as_str()) && records.len() >= self.policy.capacity {
-            let forget = self.policy.forget_after;
-            records.retain(|_, r| now.duration_since(r.last_failure) < forget);
-            if records.len() >= self.policy.capacity
-                && let Some(stalest) = records
-                    .iter()
-                    .min_by_key(|(_, r)| r.last_failure)
-                    .map(|(k, _)| k.clone())
+    /// Counts an attempt on `key`, or `Err(retry_after)` while the account is blocked.
+    ///
+    /// The attempt counts as a failure from now on: the attempt that brings the count past the
+    /// free failures sets the block, and every attempt after it, parallel ones included, is
+    /// refused until the block ends.
+    pub(crate) fn reserve(&self, key: Box<str>) -> Result<Attempt<'_>, Duration> {
+        let now = self.policy.clock.now();
+        let mut records = self.lock();
+        if let Some(record) = records.get(&key) {
+            if let Some(until) = record.blocked_until
+                && until > now
             {
-                records.remove(&stalest);
+                return Err(until - now);
             }
+        } else if records.len() >= self.policy.capacity {
+            self.make_room(&mut records, now)?;
         }
-        let record = records.entry(key.into()).or_insert(Record {
+        let record = records.entry(key.clone()).or_insert(Record {
             failures: 0,
             blocked_until: None,
-            last_failure: now,
+            last_attempt: now,
         });
-        if now.duration_since(record.last_failure) >= self.policy.forget_after {
+        if now.saturating_duration_since(record.last_attempt) >= self.policy.forget_after {
             record.failures = 0;
         }
         record.failures = record.failures.saturating_add(1);
-        record.last_failure = now;
-        record.blocked_until = self.policy.delay(record.failures).map(|d| now + d);
+        record.last_attempt = now;
+        record.blocked_until = self
+            .policy
+            .delay(record.failures)
+            .and_then(|delay| now.checked_add(delay));
+        Ok(Attempt {
+            throttle: self,
+            key,
+        })
     }
 
-    pub(crate) fn success(&self, username: &str) {
-        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        records.remove(Self::key(username).as_str());
+    /// Frees one slot: forgotten records first, then the stalest one that blocks nothing. A
+    /// record that still blocks is never dropped: when all do, `Err(until the soonest ends)`.
+    fn make_room(
+        &self,
+        records: &mut HashMap<Box<str>, Record>,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        let forget = self.policy.forget_after;
+        records.retain(|_, r| now.saturating_duration_since(r.last_attempt) < forget);
+        if records.len() < self.policy.capacity {
+            return Ok(());
+        }
+        let blocking = |r: &Record| r.blocked_until.is_some_and(|until| until > now);
+        let stalest = records
+            .iter()
+            .filter(|(_, r)| !blocking(r))
+            .min_by_key(|(_, r)| r.last_attempt)
+            .map(|(k, _)| k.clone());
+        match stalest {
+            Some(key) => {
+                records.remove(&key);
+                Ok(())
+            }
+            None => {
+                let soonest = records
+                    .values()
+                    .filter_map(|r| r.blocked_until)
+                    .min()
+                    .map_or(Duration::from_secs(1), |until| until - now);
+                tracing::warn!(
+                    capacity = self.policy.capacity,
+                    "login throttle full of blocked accounts; refusing a new account's attempt"
+                );
+                Err(soonest)
+            }
+        }
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.records.lock().unwrap().len()
+        self.lock().len()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     use super::*;
+
+    /// A clock that moves only when told to, in milliseconds from a fixed start.
+    fn manual_clock() -> (ThrottlePolicy, Arc<AtomicU64>) {
+        let start = Instant::now();
+        let offset = Arc::new(AtomicU64::new(0));
+        let read = Arc::clone(&offset);
+        let policy = ThrottlePolicy::default()
+            .clock(move || start + Duration::from_millis(read.load(Ordering::SeqCst)));
+        (policy, offset)
+    }
 
     #[test]
     fn delays_double_after_the_free_failures_and_stop_at_the_cap() {
@@ -177,26 +320,85 @@ mod tests {
 
     #[test]
     fn an_account_is_blocked_after_its_free_failures_and_cleared_by_success() {
-        let t = Throttle::new(ThrottlePolicy::default().free_failures(1));
-        t.failure("Ada");
-        assert!(t.check("ada").is_ok());
-        t.failure("ada");
-        let wait = t.check("ADA").unwrap_err();
-        assert!(wait <= Duration::from_secs(1) && wait > Duration::ZERO);
-        assert!(t.check("bob").is_ok());
-        t.success("ada");
-        assert!(t.check("ada").is_ok());
+        let (policy, clock) = manual_clock();
+        let t = Throttle::new(policy.free_failures(1));
+        let key = || account_key("u1");
+        drop(t.reserve(key()).unwrap()); // a failure
+        drop(t.reserve(key()).unwrap()); // the second: sets a 1 s block
+        let wait = t.reserve(key()).map(drop).unwrap_err();
+        assert_eq!(wait, Duration::from_secs(1));
+        assert!(t.reserve(account_key("u2")).is_ok());
+        clock.store(999, Ordering::SeqCst);
+        assert_eq!(
+            t.reserve(key()).map(drop).unwrap_err(),
+            Duration::from_millis(1)
+        );
+        clock.store(1000, Ordering::SeqCst);
+        t.reserve(key()).unwrap().succeeded();
+        drop(t.reserve(key()).unwrap());
+        assert!(t.reserve(key()).is_ok(), "the success cleared the record");
+    }
+
+    #[test]
+    fn a_parallel_burst_gets_at_most_the_free_failures_plus_one() {
+        let (policy, _clock) = manual_clock();
+        let t = Throttle::new(policy.free_failures(5));
+        // Fifty attempts start before any has finished checking its password.
+        let admitted: Vec<_> = (0..50)
+            .filter_map(|_| t.reserve(account_key("u1")).ok())
+            .collect();
+        assert_eq!(admitted.len(), 6);
+    }
+
+    #[test]
+    fn an_attempt_that_checked_no_password_is_not_counted() {
+        let (policy, _clock) = manual_clock();
+        let t = Throttle::new(policy.free_failures(1));
+        for _ in 0..10 {
+            t.reserve(account_key("u1")).unwrap().cancel();
+        }
+        drop(t.reserve(account_key("u1")).unwrap());
+        assert!(t.reserve(account_key("u1")).is_ok());
+    }
+
+    #[test]
+    fn spellings_of_an_unknown_name_share_one_key() {
+        let key = unknown_name_key("ada");
+        for variant in ["Ada", "ADA", " ada ", "ada\t", "\u{ff41}\u{ff44}\u{ff41}"] {
+            assert_eq!(unknown_name_key(variant), key, "{variant:?}");
+        }
+        assert_ne!(unknown_name_key("bob"), key);
+        assert_ne!(account_key("ada"), key);
     }
 
     #[test]
     fn random_usernames_cannot_grow_the_table_past_its_capacity() {
-        let t = Throttle::new(ThrottlePolicy::default().capacity(100));
+        let (policy, _clock) = manual_clock();
+        let t = Throttle::new(policy.capacity(100));
         for i in 0..10_000 {
-            t.failure(&format!("user-{i}"));
+            drop(t.reserve(unknown_name_key(&format!("user-{i}"))));
         }
         assert_eq!(t.len(), 100);
-        // The newest records are the ones kept.
-        t.failure("user-9999");
-        assert!(t.len() <= 100);
+    }
+
+    #[test]
+    fn a_full_table_never_drops_a_record_that_still_blocks() {
+        let (policy, clock) = manual_clock();
+        let t = Throttle::new(
+            policy
+                .capacity(2)
+                .free_failures(0)
+                .delays(Duration::from_secs(10), Duration::from_secs(10)),
+        );
+        drop(t.reserve(account_key("victim")).unwrap()); // blocked 10 s
+        drop(t.reserve(account_key("other")).unwrap()); // blocked 10 s
+        // A flood of new names cannot push the blocking records out...
+        for i in 0..100 {
+            assert!(t.reserve(unknown_name_key(&format!("flood-{i}"))).is_err());
+        }
+        assert!(t.reserve(account_key("victim")).is_err());
+        // ...until their blocks end.
+        clock.store(10_000, Ordering::SeqCst);
+        assert!(t.reserve(unknown_name_key("flood-0")).is_ok());
     }
 }
