@@ -1,4 +1,5 @@
 //! Every rule of the layer over HTTP: status, challenge header and body for each rejection.
+#![cfg(feature = "axum")]
 
 mod support;
 
