@@ -1,10 +1,14 @@
 //! Heap allocations per verified request, counted by a counting global allocator.
 //!
 //! Counts are deterministic (no clocks involved): each test warms the path up once, then counts
-//! the allocations of N verifications made on its own thread and asserts the exact number per
-//! request. The request path should allocate nothing beyond the claims it returns (and, through
-//! the service, the `Arc` and the extensions map that hold them); a cache hit through the
-//! service, nothing but the extensions map.
+//! the allocations of N verifications made on its own thread. The request path should allocate
+//! nothing beyond the claims it returns (and, through the service, the `Arc` and the extensions
+//! map that hold them); a cache hit through the service, nothing but the extensions map.
+//!
+//! Each count is asserted as an upper bound, the sum of the allocations named in the constants
+//! below: an allocation added on the path fails the test, while a dependency, std or allocator
+//! change that removes one (say, an `http::Extensions` that stops boxing its map) does not. Such
+//! a drop is printed, so the bound can be tightened. A bound of 0 is exact by nature.
 
 mod support;
 
@@ -65,6 +69,10 @@ static GLOBAL: Counting = Counting;
 const N: u64 = 200;
 
 /// Allocations per call of `f`, over `N` calls made after one warm-up call.
+///
+/// Rounded up: a single allocation more anywhere in the `N` calls (one a cache or pool makes
+/// now and then, say) counts as one more per call and so breaks a bound that was met exactly,
+/// while fewer allocations, on every call or only on some, never do.
 fn per_call(mut f: impl FnMut()) -> u64 {
     f();
     let before = ALLOCATIONS.with(Cell::get);
@@ -72,12 +80,22 @@ fn per_call(mut f: impl FnMut()) -> u64 {
         f();
     }
     let total = ALLOCATIONS.with(Cell::get) - before;
-    assert_eq!(
-        total % N,
-        0,
-        "{total} allocations over {N} calls: not the same every call"
+    total.div_ceil(N)
+}
+
+/// Fails when `what` made more than `bound` allocations: a new allocation on the path. Fewer is
+/// fine (a dependency or std change may remove one), and is printed so the bound can be
+/// tightened.
+#[track_caller]
+fn assert_at_most(what: &str, allocations: u64, bound: u64) {
+    assert!(
+        allocations <= bound,
+        "{what}: {allocations} allocations, more than the {bound} accounted for; if the new \
+         allocation is intended, name it in a constant of tests/alloc.rs and raise the bound"
     );
-    total / N
+    if allocations < bound {
+        println!("{what}: {allocations} allocations, fewer than the bound of {bound}");
+    }
 }
 
 const ISSUER: &str = "https://auth.example.com";
@@ -128,8 +146,9 @@ struct Times {
     iat: i64,
 }
 
-/// The owned strings `Claims` returns for the realistic token: `iss`, `sub`, `aud` (one
-/// string), `jti` and `scope`.
+/// The owned strings `Claims` returns for the realistic token, one heap buffer each: `iss`,
+/// `sub`, `aud` (a single string, `Audience::One`), `jti` and `scope`. `exp` and `iat` are
+/// integers and `extra` stays an empty map, so neither allocates.
 const CLAIMS_STRINGS: u64 = 5;
 
 #[test]
@@ -140,7 +159,7 @@ fn verifying_into_claims_allocates_only_the_claims_strings() {
         let claims = verifier.verify::<Claims>(&token).unwrap();
         assert_eq!(claims.sub.as_deref(), Some("user-4f1c2a9e"));
     });
-    assert_eq!(per, CLAIMS_STRINGS);
+    assert_at_most("Verifier::verify::<Claims>", per, CLAIMS_STRINGS);
 }
 
 #[test]
@@ -150,7 +169,8 @@ fn verifying_into_claims_that_own_nothing_allocates_nothing() {
     let per = per_call(|| {
         verifier.verify::<Times>(&token).unwrap();
     });
-    assert_eq!(per, 0);
+    // Claims made of integers only: nothing to allocate.
+    assert_at_most("Verifier::verify::<Times>", per, 0);
 }
 
 fn inner() -> impl Service<Request<()>, Response = Response<()>, Error = Infallible> + Clone {
@@ -194,15 +214,18 @@ where
         call(service, request);
     }
     let total = ALLOCATIONS.with(Cell::get) - before;
-    assert_eq!(total % N, 0, "{total} allocations over {N} requests");
-    total / N
+    // Rounded up, as in `per_call`.
+    total.div_ceil(N)
 }
 
-/// What putting the claims' `Arc` into a request's (empty) extensions costs: the map's box, its
-/// table, and the boxed value.
+/// What putting the claims' `Arc` into a request's (empty) extensions costs: `http::Extensions`
+/// boxes its map on the first insert (1), the map allocates its hash table (1), and the value is
+/// stored boxed, as a `Box<dyn AnyClone>` (1).
 const EXTENSIONS: u64 = 3;
 
-/// The `Arc` the layer shares the claims through.
+/// The `Arc` the claims are shared through (its one `ArcInner` allocation): the layer's, so the
+/// inner service and the response future see the same claims without a copy, and the one
+/// `Verifier::verify_shared` returns and its cache keeps.
 const SHARED: u64 = 1;
 
 #[test]
@@ -212,7 +235,11 @@ fn the_service_allocates_only_the_claims_and_their_extensions_slot() {
         .unwrap();
     let mut service = layer.layer(inner());
     let per = per_request(&mut service, &realistic_token());
-    assert_eq!(per, CLAIMS_STRINGS + SHARED + EXTENSIONS);
+    assert_at_most(
+        "a request through JwtAuthLayer",
+        per,
+        CLAIMS_STRINGS + SHARED + EXTENSIONS,
+    );
 }
 
 #[test]
@@ -223,7 +250,13 @@ fn a_ready_revocation_hook_adds_no_allocation() {
         .revocation(InMemoryDenylist::new());
     let mut service = layer.layer(inner());
     let per = per_request(&mut service, &realistic_token());
-    assert_eq!(per, CLAIMS_STRINGS + SHARED + EXTENSIONS);
+    // The same as without the hook: asking an `InMemoryDenylist` that answers at once allocates
+    // nothing.
+    assert_at_most(
+        "a request through JwtAuthLayer with a revocation hook",
+        per,
+        CLAIMS_STRINGS + SHARED + EXTENSIONS,
+    );
 }
 
 #[test]
@@ -236,11 +269,12 @@ fn a_cache_hit_allocates_only_the_claims_strings() {
     let per = per_call(|| {
         verifier.verify::<Claims>(&token).unwrap();
     });
-    assert_eq!(per, CLAIMS_STRINGS);
+    // A hit skips the signature but still returns owned claims: their strings only.
+    assert_at_most("a cache hit of verify::<Claims>", per, CLAIMS_STRINGS);
     let per = per_call(|| {
         verifier.verify::<Times>(&token).unwrap();
     });
-    assert_eq!(per, 0);
+    assert_at_most("a cache hit of verify::<Times>", per, 0);
 }
 
 #[test]
@@ -255,7 +289,8 @@ fn a_shared_cache_hit_allocates_nothing() {
         let claims = verifier.verify_shared::<Claims>(&token).unwrap();
         assert!(Arc::ptr_eq(&claims, &first));
     });
-    assert_eq!(per, 0);
+    // Cloning the cached `Arc` only bumps its count.
+    assert_at_most("a cache hit of verify_shared::<Claims>", per, 0);
 }
 
 #[test]
@@ -270,9 +305,21 @@ fn a_cache_hit_through_the_service_allocates_only_the_extensions_slot() {
     for layer in [cached(), cached().revocation(InMemoryDenylist::new())] {
         let mut service = layer.layer(inner());
         let per = per_request(&mut service, &es256_token());
-        assert_eq!(per, EXTENSIONS);
+        // The cached claims' `Arc` is shared as is (no `SHARED`, no `CLAIMS_STRINGS`): only
+        // the extensions slot it goes into.
+        assert_at_most("a cache hit through JwtAuthLayer", per, EXTENSIONS);
     }
 }
+
+/// A cache miss stores a new entry: the `Arc` that holds it (1).
+const CACHE_ENTRY: u64 = 1;
+
+/// The entry's own copy of the token bytes (a `Box<[u8]>`), compared on lookup (1).
+const CACHED_TOKEN: u64 = 1;
+
+/// A shared-claims miss also records, for later hits, the `iss`, `sub` and `jti` the revocation
+/// hook is asked about, each as an owned `Box<str>` (3).
+const REVOCATION_FACTS: u64 = 3;
 
 #[test]
 fn a_cache_miss_adds_the_entry_and_its_copy_of_the_token() {
@@ -285,7 +332,11 @@ fn a_cache_miss_adds_the_entry_and_its_copy_of_the_token() {
     warm.verify::<Times>(&token).unwrap();
     let before = ALLOCATIONS.with(Cell::get);
     verifier.verify::<Times>(&token).unwrap();
-    assert_eq!(ALLOCATIONS.with(Cell::get) - before, 2);
+    assert_at_most(
+        "a cache miss of verify::<Times>",
+        ALLOCATIONS.with(Cell::get) - before,
+        CACHE_ENTRY + CACHED_TOKEN,
+    );
 }
 
 #[test]
@@ -300,5 +351,9 @@ fn a_shared_cache_miss_adds_the_entry_the_token_and_the_verdict() {
     verifier.verify_shared::<Times>(&token).unwrap();
     // The claims' `Arc`, the entry, its copy of the token, and the `iss`, `sub` and `jti` the
     // revocation hook is asked about on every hit.
-    assert_eq!(ALLOCATIONS.with(Cell::get) - before, 1 + 2 + 3);
+    assert_at_most(
+        "a cache miss of verify_shared::<Times>",
+        ALLOCATIONS.with(Cell::get) - before,
+        SHARED + CACHE_ENTRY + CACHED_TOKEN + REVOCATION_FACTS,
+    );
 }

@@ -1,5 +1,6 @@
-//! The PHC reference implementation's Argon2 vectors (`../shared/vectors/argon2/`, see its
-//! README), run through `tower_jwt_auth::login::password` as a black box.
+//! The PHC reference implementation's Argon2 vectors (`tests/vectors/argon2/`, shipped with the
+//! repository; source, revision and licence in `tests/vectors/README.md`), run through
+//! `tower_jwt_auth::login::password` as a black box.
 //!
 //! Policy, case by case:
 //!
@@ -16,11 +17,12 @@
 //!   API, so these run against the `argon2` dependency directly; they pin down its version 0x10
 //!   implementation, which the no-`v=` policy relies on.
 //!
-//! Without the vectors folder, every test passes after saying it was skipped.
+//! A missing or unreadable vectors file fails every test here, naming the file: the vectors are
+//! part of the repository, so nothing is ever skipped. (`tests/vectors.rs` also checks the file
+//! is present, for builds without the `login` feature, where this file compiles to nothing.)
 #![cfg(feature = "login")]
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Instant;
 
 use serde::Deserialize;
@@ -30,7 +32,7 @@ use tower_jwt_auth::login::password::{
 
 const VECTORS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/vectors/argon2/argon2_vectors.json"
+    "/tests/vectors/argon2/argon2_vectors.json"
 );
 
 #[derive(Deserialize)]
@@ -77,13 +79,17 @@ struct Kat {
     tag_hex: String,
 }
 
-fn load() -> Option<Vectors> {
-    if !Path::new(VECTORS).exists() {
-        eprintln!("SKIPPED: {VECTORS} is absent; the Argon2 vectors were not run");
-        return None;
-    }
-    let text = std::fs::read_to_string(VECTORS).expect("readable vectors file");
-    Some(serde_json::from_str(&text).expect("vectors file in the documented layout"))
+/// Reads the vectors. A missing or unreadable file is a failure, never a skip.
+fn load() -> Vectors {
+    let text = std::fs::read_to_string(VECTORS).unwrap_or_else(|err| {
+        panic!(
+            "missing test vector {VECTORS} ({err}): the public test vectors are part of the \
+             repository, in tests/vectors/ (sources and licences in tests/vectors/README.md); \
+             restore the file, a vector test never passes or skips without its vectors"
+        )
+    });
+    serde_json::from_str(&text)
+        .unwrap_or_else(|err| panic!("{VECTORS} is not in the documented layout: {err}"))
 }
 
 fn hex(s: &str) -> Vec<u8> {
@@ -144,7 +150,7 @@ async fn verify_all(hasher: &Argon2Hasher, cases: &[Accept]) -> Vec<String> {
 
 #[tokio::test]
 async fn every_must_accept_vector_verifies_and_asks_for_a_rehash() {
-    let Some(vectors) = load() else { return };
+    let vectors = load();
     let accept = &vectors.verify_must_accept;
     let mut by_label = BTreeMap::<String, usize>::new();
     for case in accept {
@@ -185,7 +191,7 @@ async fn every_must_accept_vector_verifies_and_asks_for_a_rehash() {
 
 #[tokio::test]
 async fn the_two_1_gib_vectors_verify_too() {
-    let Some(vectors) = load() else { return };
+    let vectors = load();
     let cases: Vec<Accept> = vectors
         .verify_must_accept
         .into_iter()
@@ -206,7 +212,7 @@ async fn the_two_1_gib_vectors_verify_too() {
 
 #[tokio::test]
 async fn every_must_reject_vector_fails_cleanly() {
-    let Some(vectors) = load() else { return };
+    let vectors = load();
     let hasher = Argon2Hasher::new(PasswordPolicy::default()).unwrap();
     let (mut errors, mut mismatches) = (0, 0);
     for case in &vectors.verify_must_reject {
@@ -236,7 +242,7 @@ async fn every_must_reject_vector_fails_cleanly() {
 fn the_raw_kats_match_the_argon2_dependency_including_version_0x10() {
     use argon2::{Algorithm, Argon2, AssociatedData, ParamsBuilder, Version};
 
-    let Some(vectors) = load() else { return };
+    let vectors = load();
     let mut passed = Vec::new();
     for kat in &vectors.raw_kats_with_secret_and_ad {
         let algorithm = Algorithm::new(&kat.kind).unwrap();

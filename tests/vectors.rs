@@ -1,10 +1,12 @@
 //! Public, externally authored test vectors run through the public API.
 //!
-//! The vectors live in `../shared/vectors/` next to the crate (see its `README.md`): Wycheproof
-//! JWS and JWK-set cases, the JOSE cookbook (RFC 7520, RFC 8037 Ed25519, RFC 7797) and RFC 7515
-//! Appendix A. Each test reads them at run time and, when the folder is absent, says so and
-//! returns instead of failing. Each test ends by printing how many cases it ran and how each
-//! ended, and asserts those counts, so it cannot pass on zero cases.
+//! The vectors ship with the repository in `tests/vectors/` (see `tests/vectors/README.md` for
+//! each file's source, revision and licence): Wycheproof JWS and JWK-set cases, the JOSE
+//! cookbook (RFC 7520, RFC 8037 Ed25519, RFC 7797) and RFC 7515 Appendix A. Each test reads them
+//! at run time; a missing or unreadable file fails the test that needs it, naming the file, and
+//! `every_vector_file_and_its_licence_is_in_the_repository` fails if any file is gone. Nothing is
+//! ever skipped. Each test ends by printing how many cases it ran and how each ended, and
+//! asserts those counts, so it cannot pass on zero cases.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -21,25 +23,24 @@ use tower_jwt_auth::{
 // Shared helpers
 // ------------------------------------------------------------------------------------------------
 
-/// The vectors folder, or `None` (after saying why) when it is absent.
-fn vectors_dir(test: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED {test}: the public test vectors are not at {} \
-             (expected ../shared/vectors/ next to the crate root)",
-            dir.display()
-        );
-        None
-    }
+/// Where the vectors live: `tests/vectors/` in the repository, found from the crate root so the
+/// tests do not depend on the directory they run from.
+fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
 }
 
+/// Reads a vector file as JSON. A missing or unreadable file is a failure, never a skip: the
+/// vectors are part of the repository, so their absence means a broken checkout or a bad edit.
 fn read_json(dir: &Path, relative: &str) -> Value {
     let path = dir.join(relative);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| {
+        panic!(
+            "missing test vector {} ({err}): the public test vectors are part of the repository, \
+             in tests/vectors/ (sources and licences in tests/vectors/README.md); restore the \
+             file, a vector test never passes or skips without its vectors",
+            path.display()
+        )
+    });
     serde_json::from_str(&text)
         .unwrap_or_else(|err| panic!("{} is not JSON: {err}", path.display()))
 }
@@ -265,9 +266,7 @@ fn known_issue_ids(known: &Value) -> BTreeSet<u64> {
 
 #[test]
 fn every_wycheproof_jws_case_gives_its_labelled_result() {
-    let Some(dir) = vectors_dir("every_wycheproof_jws_case_gives_its_labelled_result") else {
-        return;
-    };
+    let dir = vectors_dir();
     let file = read_json(&dir, "wycheproof/json_web_signature_test.json");
     let known = read_json(&dir, "wycheproof/known_issues.json");
 
@@ -447,9 +446,7 @@ fn canonical_k_members(set: &Value) -> Value {
 
 #[test]
 fn every_wycheproof_jwk_set_case_gives_its_labelled_result() {
-    let Some(dir) = vectors_dir("every_wycheproof_jwk_set_case_gives_its_labelled_result") else {
-        return;
-    };
+    let dir = vectors_dir();
     let file = read_json(&dir, "wycheproof/json_web_key_test.json");
 
     let mut cases = 0;
@@ -657,11 +654,7 @@ fn without_kid(key: &Value) -> Value {
 
 #[test]
 fn every_jose_cookbook_signing_example_verifies_and_b64_false_is_rejected() {
-    let Some(dir) =
-        vectors_dir("every_jose_cookbook_signing_example_verifies_and_b64_false_is_rejected")
-    else {
-        return;
-    };
+    let dir = vectors_dir();
     let cookbook = dir.join("jose-cookbook");
     let mut tally = Tally::default();
 
@@ -925,10 +918,7 @@ fn every_jose_cookbook_signing_example_verifies_and_b64_false_is_rejected() {
 
 #[test]
 fn rfc7515_appendix_a_examples_verify_and_alg_none_is_rejected() {
-    let Some(dir) = vectors_dir("rfc7515_appendix_a_examples_verify_and_alg_none_is_rejected")
-    else {
-        return;
-    };
+    let dir = vectors_dir();
     let file = read_json(&dir, "rfc7515/appendix_a.json");
     let cases = file["cases"].as_array().expect("cases");
     let mut tally = Tally::default();
@@ -1025,4 +1015,155 @@ fn rfc7515_appendix_a_examples_verify_and_alg_none_is_rejected() {
     assert_eq!(tally.accepted.len(), 4 + 3);
     // A.1-A.3 expired today; A.5 twice against each of the four keys.
     assert_eq!(tally.rejected.len(), 3 + 4 * 2);
+}
+
+// ------------------------------------------------------------------------------------------------
+// The vector files themselves
+// ------------------------------------------------------------------------------------------------
+
+/// Every file in `tests/vectors/` a test reads (relative to that folder), with the licence file
+/// kept next to it. `argon2/` is read by `tests/argon2_vectors.rs`, which builds only with the
+/// `login` feature; it is listed here so that its absence fails with any feature set.
+const VECTOR_FILES: &[(&str, &str)] = &[
+    (
+        "wycheproof/json_web_signature_test.json",
+        "wycheproof/LICENSE",
+    ),
+    ("wycheproof/json_web_key_test.json", "wycheproof/LICENSE"),
+    ("wycheproof/known_issues.json", "wycheproof/LICENSE"),
+    (
+        "jose-cookbook/jws/4_1.rsa_v15_signature.json",
+        "jose-cookbook/LICENSE",
+    ),
+    (
+        "jose-cookbook/jws/4_2.rsa-pss_signature.json",
+        "jose-cookbook/LICENSE",
+    ),
+    (
+        "jose-cookbook/jws/4_3.ecdsa_signature.json",
+        "jose-cookbook/LICENSE",
+    ),
+    (
+        "jose-cookbook/jws/4_4.hmac-sha2_integrity_protection.json",
+        "jose-cookbook/LICENSE",
+    ),
+    (
+        "jose-cookbook/jws/4_5.signature_with_detached_content.json",
+        "jose-cookbook/LICENSE",
+    ),
+    (
+        "jose-cookbook/jws/4_6.protecting_specific_header_fields.json",
+        "jose-cookbook/LICENSE",
+    ),
+    (
+        "jose-cookbook/jws/4_7.protecting_content_only.json",
+        "jose-cookbook/LICENSE",
+    ),
+    (
+        "jose-cookbook/jws/4_8.multiple_signatures.json",
+        "jose-cookbook/LICENSE",
+    ),
+    (
+        "jose-cookbook/jwk/3_1.ec_public_key.json",
+        "jose-cookbook/LICENSE",
+    ),
+    (
+        "jose-cookbook/jwk/3_3.rsa_public_key.json",
+        "jose-cookbook/LICENSE",
+    ),
+    (
+        "jose-cookbook/jwk/3_5.symmetric_key_mac_computation.json",
+        "jose-cookbook/LICENSE",
+    ),
+    ("jose-cookbook/curve25519/jws.json", "jose-cookbook/LICENSE"),
+    (
+        "jose-cookbook/rfc7797/hmac-sha2_b64_false.json",
+        "jose-cookbook/LICENSE",
+    ),
+    (
+        "jose-cookbook/rfc7797/4.2.hmac-sha2_b64_false.json",
+        "jose-cookbook/LICENSE",
+    ),
+    ("rfc7515/appendix_a.json", "rfc7515/LICENSE.md"),
+    ("argon2/argon2_vectors.json", "argon2/LICENSE"),
+];
+
+/// The files under `dir`, relative to `root`, with `/` separators.
+fn files_under(root: &Path, dir: &Path, found: &mut BTreeSet<String>) {
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|err| panic!("cannot list {}: {err}", dir.display()));
+    for entry in entries {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            files_under(root, &path, found);
+        } else {
+            let relative = path.strip_prefix(root).expect("under the root");
+            let parts: Vec<_> = relative.iter().map(|p| p.to_string_lossy()).collect();
+            found.insert(parts.join("/"));
+        }
+    }
+}
+
+#[test]
+fn every_vector_file_and_its_licence_is_in_the_repository() {
+    let dir = vectors_dir();
+    let readme_path = dir.join("README.md");
+    let readme = std::fs::read_to_string(&readme_path).unwrap_or_else(|err| {
+        panic!(
+            "missing {} ({err}): it names the source and licence of every test vector",
+            readme_path.display()
+        )
+    });
+
+    let mut expected = BTreeSet::from(["README.md"]);
+    let mut missing = BTreeSet::new();
+    let mut not_in_readme = BTreeSet::new();
+    for (file, licence) in VECTOR_FILES {
+        for path in [file, licence] {
+            expected.insert(*path);
+            if !dir.join(path).is_file() {
+                missing.insert(*path);
+            }
+        }
+        if !readme.contains(file) {
+            not_in_readme.insert(*file);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "missing test vector files in {}: {missing:?}. The public test vectors are part of the \
+         repository (sources and licences in tests/vectors/README.md); restore them, a vector \
+         test never passes or skips without its vectors",
+        dir.display()
+    );
+    assert!(
+        not_in_readme.is_empty(),
+        "tests/vectors/README.md does not name {not_in_readme:?}: give each file's source, \
+         revision, licence and the test that reads it"
+    );
+
+    // Only the files the tests read, their licences and the README: nothing unaccounted for.
+    let mut present = BTreeSet::new();
+    files_under(&dir, &dir, &mut present);
+    let unexpected: Vec<_> = present
+        .iter()
+        .filter(|file| !expected.contains(file.as_str()))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "files in tests/vectors/ that no test reads: {unexpected:?}; list them in VECTOR_FILES \
+         (and the README) or remove them"
+    );
+
+    println!(
+        "vector files: {} data files, {} licence files, all present and named in the README",
+        VECTOR_FILES.len(),
+        VECTOR_FILES
+            .iter()
+            .map(|(_, licence)| licence)
+            .collect::<BTreeSet<_>>()
+            .len()
+    );
+    assert_eq!(VECTOR_FILES.len(), 19);
+    assert_eq!(present.len(), 19 + 4 + 1);
 }
