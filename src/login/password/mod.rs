@@ -125,6 +125,12 @@ use engine::*;
 use pool::*;
 use stored::*;
 
+/// Reads a stored PHC string under the default policy, for the fuzz targets.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_stored_hash(stored: &str) -> Result<(), PasswordError> {
+    StoredHash::parse(stored, &PasswordPolicy::default()).map(drop)
+}
+
 /// Default memory cost: 19 MiB (19 456 KiB), OWASP's first argon2id configuration.
 pub const DEFAULT_M_COST_KIB: u32 = 19_456;
 /// Default number of passes over the memory.
