@@ -35,11 +35,33 @@ use crate::verify::revocation::BoxError;
 
 /// The full name of the service.
 pub const SERVICE_NAME: &str = "tower_jwt_auth.v1.Auth";
+impl fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl fmt::Debug for LoginResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginResponse")
+            .field("access_token", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
 /// The path of the `Login` method.
 pub const LOGIN_PATH: &str = "/tower_jwt_auth.v1.Auth/Login";
 
-/// `tower_jwt_auth.v1.LoginRequest`.
+/// `tower_jwt_auth.v1.LoginRequest`. Its `Debug` never shows the password.
 #[derive(Clone, PartialEq, prost::Message)]
+#[prost(skip_debug)]
 pub struct LoginRequest {
     /// The username.
     #[prost(string, tag = "1")]
@@ -52,8 +74,9 @@ pub struct LoginRequest {
     pub scope: String,
 }
 
-/// `tower_jwt_auth.v1.LoginResponse`.
+/// `tower_jwt_auth.v1.LoginResponse`. Its `Debug` never shows the token.
 #[derive(Clone, PartialEq, prost::Message)]
+#[prost(skip_debug)]
 pub struct LoginResponse {
     /// The access token.
     #[prost(string, tag = "1")]

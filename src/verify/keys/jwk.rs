@@ -1,5 +1,7 @@
 //! JSON Web Keys (RFC 7517) as sources of verification keys.
 
+use std::fmt;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -12,7 +14,9 @@ use crate::verify::error::ConfigError;
 ///
 /// Private members (`d`, `p`, …) are never read, and never kept: a JWK that carries them is used
 /// for its public half only.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Its `Debug` shows the public members and never the symmetric key `k`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Jwk {
     /// Key type: `oct`, `RSA`, `EC` or `OKP`.
@@ -47,6 +51,24 @@ pub struct Jwk {
     /// Symmetric key value (`oct`). Only read to build an HMAC key; never serialized.
     #[serde(default, skip_serializing)]
     pub k: Option<String>,
+}
+
+impl fmt::Debug for Jwk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Jwk")
+            .field("kty", &self.kty)
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("use", &self.use_)
+            .field("key_ops", &self.key_ops)
+            .field("crv", &self.crv)
+            .field("x", &self.x)
+            .field("y", &self.y)
+            .field("n", &self.n)
+            .field("e", &self.e)
+            .field("k", &self.k.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// A JWK Set (`{"keys": [...]}`).
