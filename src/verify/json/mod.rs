@@ -85,3 +85,94 @@ impl<'de> Visitor<'de> for StrVisitor {
         Ok(Str(Cow::Owned(v)))
     }
 }
+
+/// A JSON number as serde_json reports it.
+#[derive(Clone, Copy)]
+pub(in crate::verify::json) enum Number {
+    U(u64),
+    I(i64),
+    F(f64),
+}
+
+impl Number {
+    /// As `NumericDate` reads it: fractions floored, saturating.
+    pub(in crate::verify::json) fn numeric_date(self) -> i64 {
+        match self {
+            Number::U(v) => i64::try_from(v).unwrap_or(i64::MAX),
+            Number::I(v) => v,
+            // `as` saturates, which is what an out-of-range date should do.
+            #[allow(clippy::cast_possible_truncation)]
+            Number::F(v) => v.floor() as i64,
+        }
+    }
+}
+
+/// The member name under which serde_json, built with its `arbitrary_precision` feature (which
+/// any crate in a build can turn on), hands a number to `deserialize_any` as a one-member map.
+const PRIVATE_NUMBER: &str = "$serde_json::private::Number";
+
+/// Reads the number serde_json's `arbitrary_precision` representation carries, as it reads
+/// any number without that feature: an integer that fits, saturated when it does not, or a
+/// float. Anything else is a type error.
+///
+/// Without that feature in the build, a map is no number: a claim written as
+/// `{"$serde_json::private::Number": "5"}` in the token itself is a type error, as any object.
+pub(in crate::verify::json) fn private_number<'de, A: MapAccess<'de>>(
+    mut map: A,
+) -> Result<Number, A::Error> {
+    if !arbitrary_precision() {
+        return Err(de::Error::custom(format_args!("{TYPE_PREFIX}number")));
+    }
+    let name: Option<Cow<'de, str>> = map.next_key_seed(StrSeed("number"))?.map(|s| s.0);
+    if name.as_deref() != Some(PRIVATE_NUMBER) {
+        return Err(de::Error::custom(format_args!("{TYPE_PREFIX}number")));
+    }
+    let digits: Str<'de> = map.next_value_seed(StrSeed("number"))?;
+    let digits = &*digits.0;
+    let number = if digits.contains(['.', 'e', 'E']) {
+        digits.parse().ok().map(Number::F)
+    } else if digits.starts_with('-') {
+        Some(Number::I(digits.parse().unwrap_or(i64::MIN)))
+    } else {
+        Some(Number::U(digits.parse().unwrap_or(u64::MAX)))
+    };
+    if map.next_key_seed(StrSeed("number"))?.is_some() {
+        return Err(de::Error::custom(format_args!("{TYPE_PREFIX}number")));
+    }
+    number.ok_or_else(|| de::Error::custom(format_args!("{TYPE_PREFIX}number")))
+}
+
+/// Whether the serde_json in this build has its `arbitrary_precision` feature: asked once, by
+/// reading `0.5` and seeing whether it comes as a number or as the feature's map (integers that
+/// fit come as numbers either way).
+fn arbitrary_precision() -> bool {
+    use std::sync::OnceLock;
+
+    struct Probe;
+
+    impl<'de> Visitor<'de> for Probe {
+        type Value = bool;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a number")
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            while map
+                .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(true)
+        }
+    }
+
+    static FEATURE: OnceLock<bool> = OnceLock::new();
+    *FEATURE.get_or_init(|| {
+        let mut de = serde_json::Deserializer::from_str("0.5");
+        de.deserialize_any(Probe).unwrap_or(false)
+    })
+}

@@ -187,7 +187,7 @@ impl<'de> DeserializeSeed<'de> for NumericDate {
     }
 }
 
-impl Visitor<'_> for NumericDate {
+impl<'de> Visitor<'de> for NumericDate {
     type Value = i64;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -206,6 +206,13 @@ impl Visitor<'_> for NumericDate {
         // `as` saturates, which is what an out-of-range date should do.
         #[allow(clippy::cast_possible_truncation)]
         Ok(v.floor() as i64)
+    }
+
+    /// A number under serde_json's `arbitrary_precision` feature.
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<i64, A::Error> {
+        private_number(map)
+            .map(Number::numeric_date)
+            .map_err(|_| de::Error::custom(format_args!("{TYPE_PREFIX}{}", self.0)))
     }
 }
 

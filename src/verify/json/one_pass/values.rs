@@ -47,30 +47,9 @@ impl<'de, T: DeserializeSeed<'de>> DeserializeSeed<'de> for ClaimSeed<'_, 'de, T
     }
 }
 
-/// A JSON number as serde_json reports it.
-#[derive(Clone, Copy)]
-pub(super) enum Number {
-    U(u64),
-    I(i64),
-    F(f64),
-}
-
-impl Number {
-    /// As `NumericDate` reads it: fractions floored, saturating.
-    fn numeric_date(self) -> i64 {
-        match self {
-            Number::U(v) => i64::try_from(v).unwrap_or(i64::MAX),
-            Number::I(v) => v,
-            // `as` saturates, which is what an out-of-range date should do.
-            #[allow(clippy::cast_possible_truncation)]
-            Number::F(v) => v.floor() as i64,
-        }
-    }
-}
-
 pub(super) struct NumberVisitor;
 
-impl Visitor<'_> for NumberVisitor {
+impl<'de> Visitor<'de> for NumberVisitor {
     type Value = Number;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -87,6 +66,13 @@ impl Visitor<'_> for NumberVisitor {
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Number, E> {
         Ok(Number::F(v))
+    }
+
+    /// serde_json's `arbitrary_precision` map: a number the one pass cannot hand on exactly
+    /// as serde_json would (its digits, not a re-encoding), so the two-pass reader, which
+    /// reads it, takes over.
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Number, A::Error> {
+        Err(unmirrored())
     }
 }
 
