@@ -168,10 +168,7 @@ pub fn one_pass_agrees(json: &[u8], audience: &str) -> bool {
 /// `Err(())` when the endpoint would refuse the body.
 #[cfg(feature = "login")]
 #[allow(clippy::type_complexity, clippy::result_unit_err)]
-pub fn login_body(
-    body: &[u8],
-    json: bool,
-) -> Result<(String, String, Option<String>), ()> {
+pub fn login_body(body: &[u8], json: bool) -> Result<(String, String, Option<String>), ()> {
     crate::login::fuzz_grant(body, json)
 }
 

@@ -85,8 +85,7 @@ fn keys_never_show_their_material() {
 
 #[test]
 fn passwords_hashes_and_tokens_never_show() {
-    let hasher =
-        Argon2Hasher::new(PasswordPolicy::default().m_cost_kib(64).t_cost(1)).unwrap();
+    let hasher = Argon2Hasher::new(PasswordPolicy::default().m_cost_kib(64).t_cost(1)).unwrap();
     let hash = hasher.hash_blocking(PASSWORD).unwrap();
     let user = User::new("u1", hash.clone(), ["read"]);
     assert_hidden("User", &user, hash.as_bytes());
@@ -104,7 +103,10 @@ fn passwords_hashes_and_tokens_never_show() {
         scope: String::new(),
     };
     assert_hidden("LoginRequest", &request, PASSWORD.as_bytes());
-    assert!(format!("{request:?}").contains("ada"), "the username stays visible");
+    assert!(
+        format!("{request:?}").contains("ada"),
+        "the username stays visible"
+    );
 
     let issued: IssuedToken = issuer.issue("u1", ["read"]).unwrap();
     assert_hidden("IssuedToken", &issued, issued.access_token.as_bytes());

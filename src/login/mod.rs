@@ -593,7 +593,12 @@ fn parse_json(body: &[u8]) -> Result<Grant, Failure> {
 /// The grant of a login body, for the fuzz targets.
 #[cfg(feature = "fuzzing")]
 pub(crate) fn fuzz_grant(body: &[u8], json: bool) -> Result<(String, String, Option<String>), ()> {
-    let grant = if json { parse_json(body) } else { parse_form(body) }.map_err(drop)?;
+    let grant = if json {
+        parse_json(body)
+    } else {
+        parse_form(body)
+    }
+    .map_err(drop)?;
     Ok((grant.username, grant.password.to_string(), grant.scope))
 }
 
