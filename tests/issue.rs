@@ -183,3 +183,14 @@ fn scopes_to_grant_are_single_scope_tokens() {
         );
     }
 }
+
+#[test]
+fn a_huge_lifetime_is_capped_at_a_day_and_never_overflows_into_an_expired_token() {
+    let key = SigningKey::from_secret(Algorithm::HS256, &[7; 32]).unwrap();
+    let issuer = TokenIssuer::new(key).lifetime(std::time::Duration::MAX);
+    assert_eq!(issuer.token_lifetime(), tower_jwt_auth::issue::MAX_LIFETIME);
+    let token = issuer.issue("ada", NO_SCOPES).unwrap();
+    assert_eq!(token.expires_in, 24 * 60 * 60);
+    let claims: Claims = issuer.verifier().verify(&token.access_token).unwrap();
+    assert_eq!(claims.exp.unwrap() - claims.iat.unwrap(), 24 * 60 * 60);
+}

@@ -98,6 +98,9 @@ pub(super) struct AccessClaims<'a> {
     scope: &'a str,
 }
 
+/// The longest lifetime [`TokenIssuer::lifetime`] sets: 24 hours.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Default token lifetime: 15 minutes.
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
@@ -129,10 +132,18 @@ impl TokenIssuer {
         self
     }
 
-    /// Sets the lifetime (default 15 minutes).
+    /// Sets the lifetime (default 15 minutes), capped at [`MAX_LIFETIME`] (24 hours): an
+    /// access token is a bearer credential, and a lifetime beyond any sane one (`Duration::MAX`)
+    /// would otherwise overflow into a token that is already expired, or panic.
     #[must_use]
     pub fn lifetime(mut self, lifetime: Duration) -> Self {
-        Arc::make_mut(&mut self.inner).lifetime = lifetime;
+        if lifetime > MAX_LIFETIME {
+            tracing::warn!(
+                requested = ?lifetime,
+                "token lifetime capped at 24 hours; use refresh tokens for longer sessions"
+            );
+        }
+        Arc::make_mut(&mut self.inner).lifetime = lifetime.min(MAX_LIFETIME);
         self
     }
 
@@ -195,7 +206,8 @@ impl TokenIssuer {
             aud: config.audience.as_deref(),
             iat: now,
             nbf: now,
-            exp: now + expires_in,
+            // Both are bounded (a clock reading, a lifetime of at most a day): no overflow.
+            exp: now.saturating_add(expires_in),
             jti: &jwt_id,
             scope,
         };

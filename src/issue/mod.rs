@@ -12,7 +12,7 @@ mod issuer;
 mod jwks;
 mod signing;
 
-pub use issuer::{DEFAULT_LIFETIME, IssueError, IssuedToken, TokenIssuer};
+pub use issuer::{DEFAULT_LIFETIME, IssueError, IssuedToken, MAX_LIFETIME, TokenIssuer};
 pub use jwks::JwksService;
 pub use signing::SigningKey;
 

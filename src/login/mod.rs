@@ -53,7 +53,7 @@ mod store;
 mod throttle;
 
 pub use store::{InMemoryUserStore, User, UserStore};
-pub use throttle::{ThrottleClock, ThrottlePolicy};
+pub use throttle::{MAX_THROTTLE_DELAY, ThrottleClock, ThrottlePolicy};
 
 use std::convert::Infallible;
 use std::fmt;

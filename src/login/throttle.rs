@@ -72,11 +72,13 @@ impl ThrottlePolicy {
         self
     }
 
-    /// Sets the first and the longest delay.
+    /// Sets the first and the longest delay, both capped at [`MAX_THROTTLE_DELAY`] (one day):
+    /// a block end beyond any clock's range would otherwise overflow, and a longer block only
+    /// lets an attacker lock a real user out for longer.
     #[must_use]
     pub fn delays(mut self, base: Duration, max: Duration) -> Self {
-        self.base_delay = base;
-        self.max_delay = max.max(base);
+        self.base_delay = base.min(MAX_THROTTLE_DELAY);
+        self.max_delay = max.max(base).min(MAX_THROTTLE_DELAY);
         self
     }
 
@@ -105,9 +107,14 @@ impl ThrottlePolicy {
     fn delay(&self, failures: u32) -> Option<Duration> {
         let over = failures.checked_sub(self.free_failures)?.checked_sub(1)?;
         let factor = 1u32.checked_shl(over.min(31)).unwrap_or(u32::MAX);
-        Some(self.base_delay.saturating_mul(factor).min(self.max_delay))
+        // The fields are public: cap here too, whatever was written into them.
+        let cap = self.max_delay.min(MAX_THROTTLE_DELAY);
+        Some(self.base_delay.saturating_mul(factor).min(cap))
     }
 }
+
+/// The longest block [`ThrottlePolicy`] applies: one day.
+pub const MAX_THROTTLE_DELAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The clock of a [`ThrottlePolicy`]: [`Instant::now`] unless replaced.
 #[derive(Clone, Default)]
@@ -151,6 +158,23 @@ pub(crate) fn account_key(user_id: &str) -> Box<str> {
 pub(crate) fn unknown_name_key(username: &str) -> Box<str> {
     let normalised: String = username.trim().nfkc().collect();
     format!("name:{}", normalised.to_lowercase().trim()).into()
+}
+
+/// The latest instant after `now` that can be represented, found by halving.
+fn far_future(now: Instant) -> Instant {
+    let mut step = MAX_THROTTLE_DELAY;
+    let mut until = now;
+    while !step.is_zero() {
+        if let Some(later) = until.checked_add(step) {
+            until = later;
+        } else {
+            step /= 2;
+        }
+        if until.saturating_duration_since(now) >= MAX_THROTTLE_DELAY {
+            break;
+        }
+    }
+    until
 }
 
 #[derive(Debug)]
@@ -235,10 +259,12 @@ impl Throttle {
         }
         record.failures = record.failures.saturating_add(1);
         record.last_attempt = now;
+        // A delay is at most a day: `now + delay` cannot overflow where `now` is a real clock;
+        // if it did, the block would be the longest one representable, never none.
         record.blocked_until = self
             .policy
             .delay(record.failures)
-            .and_then(|delay| now.checked_add(delay));
+            .map(|delay| now.checked_add(delay).unwrap_or_else(|| far_future(now)));
         Ok(Attempt {
             throttle: self,
             key,
@@ -337,6 +363,23 @@ mod tests {
         t.reserve(key()).unwrap().succeeded();
         drop(t.reserve(key()).unwrap());
         assert!(t.reserve(key()).is_ok(), "the success cleared the record");
+    }
+
+    #[test]
+    fn huge_delays_are_capped_and_never_overflow_into_no_block() {
+        let (policy, _clock) = manual_clock();
+        let mut policy = policy.free_failures(0).delays(Duration::MAX, Duration::MAX);
+        assert_eq!(policy.max_delay, MAX_THROTTLE_DELAY);
+        // Written straight into the public fields, the cap still holds.
+        policy.base_delay = Duration::MAX;
+        policy.max_delay = Duration::MAX;
+        let t = Throttle::new(policy);
+        drop(t.reserve(account_key("u1")).unwrap());
+        let wait = t.reserve(account_key("u1")).map(drop).unwrap_err();
+        assert_eq!(wait, MAX_THROTTLE_DELAY);
+        // Near the end of what an Instant can hold, the block is as long as representable.
+        let now = Instant::now();
+        assert!(far_future(now) > now);
     }
 
     #[test]
