@@ -1,5 +1,7 @@
 //! Duplicate member tracking: every object, at any depth, names each member once.
 
+use std::collections::HashSet;
+
 use super::*;
 
 /// A member name's fingerprint: its first seven bytes and its length (saturated at 255).
@@ -39,7 +41,13 @@ pub(super) struct Seen<'de> {
     len: usize,
     /// Names beyond the sixteenth, and long names that had escapes.
     spill: Vec<(u64, Cow<'de, str>)>,
+    /// Once `spill` passes [`SPILL_SCAN`] names, every spilled name, hashed: an object with
+    /// thousands of members costs a hash per name, not a scan of all the others.
+    spill_set: Option<HashSet<Cow<'de, str>>>,
 }
+
+/// How many spilled names are scanned before they move to a hash set.
+const SPILL_SCAN: usize = 16;
 
 pub(super) const INLINE: usize = 16;
 
@@ -50,6 +58,7 @@ impl<'de> Seen<'de> {
             names: [None; INLINE],
             len: 0,
             spill: Vec::new(),
+            spill_set: None,
         }
     }
 
@@ -71,6 +80,7 @@ impl<'de> Seen<'de> {
         // The usual case: a borrowed name, room inline, no fingerprint seen before.
         if self.len < INLINE
             && self.spill.is_empty()
+            && self.spill_set.is_none()
             && !self.prints[..self.len].contains(&print)
             && let Cow::Borrowed(borrowed) = name
         {
@@ -89,12 +99,14 @@ impl<'de> Seen<'de> {
             .iter()
             .zip(&self.names[..self.len])
             .any(|(p, n)| *p == print && (short || n.is_some_and(|n| n == name)));
-        if inline
-            || self
+        let spilled = match &self.spill_set {
+            Some(set) => set.contains(&name),
+            None => self
                 .spill
                 .iter()
-                .any(|(p, n)| *p == print && (short || *n == name))
-        {
+                .any(|(p, n)| *p == print && (short || *n == name)),
+        };
+        if inline || spilled {
             return Err(E::custom(DUPLICATE));
         }
         match name {
@@ -107,7 +119,18 @@ impl<'de> Seen<'de> {
                 self.prints[self.len] = print;
                 self.len += 1;
             }
-            name => self.spill.push((print, name)),
+            name => match &mut self.spill_set {
+                Some(set) => {
+                    set.insert(name);
+                }
+                None if self.spill.len() >= SPILL_SCAN => {
+                    let mut set: HashSet<Cow<'de, str>> =
+                        self.spill.drain(..).map(|(_, n)| n).collect();
+                    set.insert(name);
+                    self.spill_set = Some(set);
+                }
+                None => self.spill.push((print, name)),
+            },
         }
         Ok(())
     }

@@ -46,6 +46,10 @@ impl<'de> Header<'de> {
     }
 }
 
+/// The most members a JOSE header may have at its root; a real one has a handful (`alg`,
+/// `typ`, `kid`, perhaps `cty`, `x5t`, `jku`), and the header is read before any signature.
+pub(crate) const MAX_HEADER_MEMBERS: usize = 16;
+
 /// Fills a header; its value says whether `alg` was there.
 pub(super) struct HeaderVisitor<'h, 'de>(&'h mut Header<'de>);
 
@@ -65,7 +69,13 @@ impl<'de> Visitor<'de> for HeaderVisitor<'_, 'de> {
         let header = self.0;
         let mut seen = Seen::new();
         let mut has_alg = false;
+        let mut members = 0;
         while let Some(name) = next_name(&mut map)? {
+            // Real headers have a handful of members; refuse a flood before reading it.
+            members += 1;
+            if members > MAX_HEADER_MEMBERS {
+                return Err(de::Error::custom("tjwt-too-many-header-members"));
+            }
             // Fingerprints of names this short are the names (see `fingerprint`).
             let print = fingerprint(&name);
             match print {

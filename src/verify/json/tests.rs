@@ -367,3 +367,61 @@ fn numeric_dates_read_the_same_with_or_without_arbitrary_precision() {
         );
     }
 }
+
+#[test]
+fn a_header_with_more_members_than_the_cap_is_refused_before_anything_else() {
+    let header = |members: usize| {
+        let mut json = String::from(r#"{"alg":"HS256""#);
+        for i in 1..members {
+            json.push_str(&format!(r#","m{i}":0"#));
+        }
+        json.push('}');
+        json
+    };
+    assert!(Header::parse(header(registered::MAX_HEADER_MEMBERS).as_bytes()).is_ok());
+    assert_eq!(
+        Header::parse(header(registered::MAX_HEADER_MEMBERS + 1).as_bytes()).unwrap_err(),
+        ErrorKind::MalformedToken
+    );
+    assert_eq!(
+        Header::parse(header(5_000).as_bytes()).unwrap_err(),
+        ErrorKind::MalformedToken
+    );
+}
+
+#[test]
+fn duplicates_are_found_among_thousands_of_members_in_any_spelling() {
+    // Past the inline names and the scanned spill, names are hashed: still exact.
+    let object = |extra: &str| {
+        let mut json = String::from("{");
+        for i in 0..2_000 {
+            json.push_str(&format!(r#""member-name-{i}":0,"#));
+        }
+        json.push_str(extra);
+        json.push_str(r#""exp":1}"#);
+        json
+    };
+    assert!(RegisteredClaims::parse(object("").as_bytes(), &[]).is_ok());
+    for repeat in [
+        r#""member-name-1500":1,"#,
+        r#""member-name-3":1,"#,
+        // The same name with an escape: the same name.
+        r#""member-n\u0061me-1999":1,"#,
+    ] {
+        assert_eq!(
+            RegisteredClaims::parse(object(repeat).as_bytes(), &[]).unwrap_err(),
+            ErrorKind::DuplicateMember,
+            "{repeat}"
+        );
+    }
+    // Escaped long names first, their plain spelling after the spill moved to the hash set.
+    let mut json = String::from("{");
+    for i in 0..40 {
+        json.push_str(&format!(r#""long-n\u0061me-{i}":0,"#));
+    }
+    json.push_str(r#""long-name-7":1,"exp":1}"#);
+    assert_eq!(
+        RegisteredClaims::parse(json.as_bytes(), &[]).unwrap_err(),
+        ErrorKind::DuplicateMember
+    );
+}
