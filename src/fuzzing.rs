@@ -38,7 +38,7 @@ pub fn credential(
         headers.append(http::header::COOKIE, value);
         sources.push(TokenSource::cookie("token"));
     }
-    match extract::credential(&headers, &sources, max_len)? {
+    match extract::credential(&http::Method::GET, &headers, &sources, max_len)? {
         Credential::Absent(_) => Ok(None),
         Credential::Token(token) => {
             // The cache's shortcut reads the Authorization header only: whenever its candidate

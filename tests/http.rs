@@ -17,6 +17,7 @@ use serde::Deserialize;
 use support::*;
 use tower::ServiceExt;
 use tower_jwt_auth::axum::JwtClaims;
+use tower_jwt_auth::layer::SameOrigin;
 use tower_jwt_auth::verify::{InMemoryDenylist, RevocationCheck, TokenInfo};
 use tower_jwt_auth::{
     Algorithm, AuthError, DecodingKey, ErrorKind, JwtAuthLayer, KeySet, KeyStore, MethodScopes,
@@ -248,6 +249,92 @@ async fn cookies_and_custom_headers_are_read_only_when_opted_in() {
     )
     .await
     .assert_ok("ada");
+}
+
+/// `method /me` on an app that answers GET and POST, with these headers.
+async fn call_with(app: Router, method: http::Method, headers: &[(&str, &str)]) -> Reply {
+    let mut request = Request::builder().method(method).uri("/me");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = app
+        .oneshot(request.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap();
+    reply(response).await
+}
+
+#[tokio::test]
+async fn a_cookie_token_on_an_unsafe_request_must_come_from_this_origin() {
+    let t = token("");
+    let cookie = format!("__Host-access_token={t}");
+    let app = |source: TokenSource| {
+        Router::new()
+            .route("/me", get(me).post(me))
+            .layer(layer().token_source(source))
+    };
+    let fetch = || app(TokenSource::cookie("__Host-access_token"));
+    let post = http::Method::POST;
+    // No Fetch Metadata, or another site's: refused, whatever the token.
+    for site in [None, Some("cross-site"), Some("same-site"), Some("none")] {
+        let mut headers = vec![("cookie", cookie.as_str())];
+        headers.extend(site.map(|s| ("sec-fetch-site", s)));
+        call_with(fetch(), post.clone(), &headers)
+            .await
+            .assert_invalid_request(ErrorKind::CrossSiteRequest);
+    }
+    // This origin's own page.
+    call_with(
+        fetch(),
+        post.clone(),
+        &[("cookie", &cookie), ("sec-fetch-site", "same-origin")],
+    )
+    .await
+    .assert_ok("ada");
+    // Safe methods need no proof; nor does a token in the Authorization header, which no other
+    // site can make a browser send.
+    call_with(
+        fetch(),
+        http::Method::GET,
+        &[("cookie", &cookie), ("sec-fetch-site", "cross-site")],
+    )
+    .await
+    .assert_ok("ada");
+    let bearer = format!("Bearer {t}");
+    call_with(
+        fetch(),
+        post.clone(),
+        &[("authorization", &bearer), ("sec-fetch-site", "cross-site")],
+    )
+    .await
+    .assert_ok("ada");
+    // A custom header instead of Fetch Metadata.
+    let custom = || {
+        app(TokenSource::cookie_with(
+            "__Host-access_token",
+            SameOrigin::Header(http::HeaderName::from_static("x-requested-with")),
+        ))
+    };
+    call_with(custom(), post.clone(), &[("cookie", &cookie)])
+        .await
+        .assert_invalid_request(ErrorKind::CrossSiteRequest);
+    call_with(
+        custom(),
+        post.clone(),
+        &[("cookie", &cookie), ("x-requested-with", "app")],
+    )
+    .await
+    .assert_ok("ada");
+    // A second cookie of the same name (planted by a sibling subdomain when the name has no
+    // `__Host-` prefix) is refused, never silently picked.
+    let planted = format!("access_token=planted; access_token={t}");
+    call_with(
+        app(TokenSource::cookie("access_token")),
+        http::Method::GET,
+        &[("cookie", &planted)],
+    )
+    .await
+    .assert_invalid_request(ErrorKind::MultipleCredentials);
 }
 
 #[tokio::test]

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE, HeaderName};
+use http::{HeaderMap, Method};
 
 use crate::verify::error::ErrorKind;
 
@@ -11,20 +11,80 @@ use crate::verify::error::ErrorKind;
 ///
 /// The `Authorization: Bearer` header is always read first. Other sources are opt-in; the query
 /// string is deliberately not one (RFC 6750 §5.3: URLs end up in logs and `Referer` headers).
+///
+/// # A cookie is ambient authority
+///
+/// A browser attaches cookies to every request to the site, including those another site's
+/// page makes it send: a token in a cookie turns cross-site request forgery (CSRF) into a risk
+/// the `Authorization` header never has. And a cookie planted by a sibling subdomain
+/// (`evil.example.com` setting a cookie for `.example.com`) with the same name makes the
+/// request carry two, which is refused: the user is locked out. So:
+///
+/// - name the cookie with the `__Host-` prefix (`__Host-access_token`), which browsers accept
+///   only when set by this very host with `Secure`, `Path=/` and no `Domain`, so no sibling can
+///   plant or shadow it;
+/// - set it `SameSite=Strict; Secure; HttpOnly`;
+/// - keep the same-origin check [`TokenSource::cookie`] turns on: a request with an unsafe
+///   method (anything but `GET`, `HEAD`, `OPTIONS`, `TRACE`) whose token came from the cookie
+///   must show it was sent by this origin's own pages, or it is refused with 400
+///   `invalid_request` ([`ErrorKind::CrossSiteRequest`](crate::ErrorKind::CrossSiteRequest)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TokenSource {
-    /// A cookie holding the bare token.
-    Cookie(Arc<str>),
+    /// A cookie holding the bare token, and the same-origin rule for unsafe methods.
+    Cookie(Arc<str>, SameOrigin),
     /// A header holding the bare token (no scheme).
     Header(HeaderName),
 }
 
+/// How a request whose token came from a cookie shows, for an unsafe method, that this
+/// origin's own pages sent it (see [`TokenSource`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SameOrigin {
+    /// `Sec-Fetch-Site: same-origin`, which every current browser sends and no page can forge
+    /// (the default). A request without the header (an old browser, a script outside a
+    /// browser) is refused: such clients should send `Authorization: Bearer`.
+    FetchMetadata,
+    /// A header of this name, with any value: a cross-site page cannot add a custom header
+    /// without a CORS preflight, which this server would not grant. For clients that cannot
+    /// rely on Fetch Metadata; the application's own scripts add the header.
+    Header(HeaderName),
+    /// No check: only if something else stops cross-site requests (and you know why).
+    Unchecked,
+}
+
+impl SameOrigin {
+    /// Whether a request whose token came from a cookie may proceed.
+    fn allows(&self, method: &Method, headers: &HeaderMap) -> bool {
+        if matches!(
+            *method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        ) {
+            return true;
+        }
+        match self {
+            SameOrigin::FetchMetadata => headers
+                .get("sec-fetch-site")
+                .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"same-origin")),
+            SameOrigin::Header(name) => headers.contains_key(name),
+            SameOrigin::Unchecked => true,
+        }
+    }
+}
+
 impl TokenSource {
-    /// A cookie named `name`.
+    /// A cookie named `name`, with the [`SameOrigin::FetchMetadata`] check for unsafe methods.
+    /// Read [`TokenSource`] first: prefer a `__Host-` name and `SameSite=Strict`.
     #[must_use]
     pub fn cookie(name: impl Into<Arc<str>>) -> Self {
-        TokenSource::Cookie(name.into())
+        TokenSource::Cookie(name.into(), SameOrigin::FetchMetadata)
+    }
+
+    /// A cookie named `name`, with another same-origin rule for unsafe methods.
+    #[must_use]
+    pub fn cookie_with(name: impl Into<Arc<str>>, same_origin: SameOrigin) -> Self {
+        TokenSource::Cookie(name.into(), same_origin)
     }
 
     /// A header named `name`.
@@ -45,6 +105,7 @@ pub(crate) enum Credential<'a> {
 
 /// Reads the credential: the `Authorization` header, then each extra source in turn.
 pub(crate) fn credential<'a>(
+    method: &Method,
     headers: &'a HeaderMap,
     sources: &[TokenSource],
     max_len: usize,
@@ -55,7 +116,13 @@ pub(crate) fn credential<'a>(
     }
     for source in sources {
         let token = match source {
-            TokenSource::Cookie(name) => cookie(headers, name)?,
+            TokenSource::Cookie(name, same_origin) => {
+                let token = cookie(headers, name)?;
+                if token.is_some() && !same_origin.allows(method, headers) {
+                    return Err(ErrorKind::CrossSiteRequest);
+                }
+                token
+            }
             TokenSource::Header(name) => single_header(headers, name)?,
         };
         if let Some(token) = token {
@@ -257,7 +324,7 @@ mod tests {
 
     fn read(values: &[&str]) -> Result<Credential<'static>, ErrorKind> {
         let headers = Box::leak(Box::new(with_auth(values)));
-        credential(headers, &[], 8192)
+        credential(&Method::GET, headers, &[], 8192)
     }
 
     #[test]
@@ -316,7 +383,7 @@ mod tests {
             HeaderValue::from_bytes(b"Bearer ab\xffcd").unwrap(),
         );
         assert_eq!(
-            credential(&headers, &[], 8192),
+            credential(&Method::GET, &headers, &[], 8192),
             Err(ErrorKind::MalformedCredential)
         );
         assert_eq!(
@@ -330,7 +397,10 @@ mod tests {
     #[test]
     fn the_size_cap_applies_before_the_grammar() {
         let headers = with_auth(&[&format!("Bearer {}", "*".repeat(20))]);
-        assert_eq!(credential(&headers, &[], 10), Err(ErrorKind::TokenTooLarge));
+        assert_eq!(
+            credential(&Method::GET, &headers, &[], 10),
+            Err(ErrorKind::TokenTooLarge)
+        );
     }
 
     #[test]
@@ -341,23 +411,23 @@ mod tests {
             HeaderValue::from_static("theme=dark; at=abc.def.ghi"),
         );
         assert_eq!(
-            credential(&headers, &[], 8192),
+            credential(&Method::GET, &headers, &[], 8192),
             Ok(Credential::Absent(ErrorKind::MissingCredential))
         );
         assert_eq!(
-            credential(&headers, &[TokenSource::cookie("at")], 8192),
+            credential(&Method::GET, &headers, &[TokenSource::cookie("at")], 8192),
             Ok(Credential::Token(b"abc.def.ghi"))
         );
         headers.append(COOKIE, HeaderValue::from_static("at=x.y.z"));
         assert_eq!(
-            credential(&headers, &[TokenSource::cookie("at")], 8192),
+            credential(&Method::GET, &headers, &[TokenSource::cookie("at")], 8192),
             Err(ErrorKind::MultipleCredentials)
         );
         let mut headers = HeaderMap::new();
         headers.insert("x-token", HeaderValue::from_static("a.b.c"));
         let source = TokenSource::header(HeaderName::from_static("x-token"));
         assert_eq!(
-            credential(&headers, &[source], 8192),
+            credential(&Method::GET, &headers, &[source], 8192),
             Ok(Credential::Token(b"a.b.c"))
         );
     }
@@ -426,7 +496,7 @@ mod tests {
         for value in values {
             let headers = with_auth(&[value]);
             let candidate = bearer_candidate(&headers, 8192);
-            let read = credential(&headers, &[], 8192);
+            let read = credential(&Method::GET, &headers, &[], 8192);
             if let Some(candidate) = candidate
                 && checked_token(std::str::from_utf8(candidate).unwrap(), 8192).is_ok()
             {

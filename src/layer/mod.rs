@@ -21,7 +21,7 @@ mod scope;
 pub use access::ClaimsExt;
 pub use auth::{DEFAULT_MAX_TOKEN_LEN, JwtAuth, JwtAuthLayer};
 pub use body::ResponseBody;
-pub use extract::TokenSource;
+pub use extract::{SameOrigin, TokenSource};
 pub use future::ResponseFuture;
 pub use rejection::{DefaultRejection, OnRejection, grpc_code, grpc_status, http_status, is_grpc};
 pub use scope::{MethodScopes, RequireScope, RequireScopeLayer};

@@ -20,6 +20,9 @@ pub enum ErrorKind {
     MalformedCredential,
     /// More than one credential: several `Authorization` headers, or several tokens.
     MultipleCredentials,
+    /// A token from a cookie, on a request with an unsafe method that did not show it came
+    /// from this origin's own pages (see the layer's `SameOrigin`): cross-site request forgery.
+    CrossSiteRequest,
     /// The token is longer than the configured cap.
     TokenTooLarge,
     /// The token is not a compact JWS: wrong number of parts, bad base64url, invalid JSON,
@@ -98,9 +101,9 @@ impl ErrorKind {
     pub const fn code(self) -> ErrorCode {
         match self {
             ErrorKind::MissingCredential | ErrorKind::UnsupportedScheme => ErrorCode::None,
-            ErrorKind::MalformedCredential | ErrorKind::MultipleCredentials => {
-                ErrorCode::InvalidRequest
-            }
+            ErrorKind::MalformedCredential
+            | ErrorKind::MultipleCredentials
+            | ErrorKind::CrossSiteRequest => ErrorCode::InvalidRequest,
             ErrorKind::InsufficientScope | ErrorKind::UnlistedPath => ErrorCode::InsufficientScope,
             ErrorKind::RevocationUnavailable => ErrorCode::TemporarilyUnavailable,
             _ => ErrorCode::InvalidToken,
@@ -113,6 +116,9 @@ impl ErrorKind {
             ErrorKind::UnsupportedScheme => "the authorization scheme is not Bearer",
             ErrorKind::MalformedCredential => "the bearer credential is malformed",
             ErrorKind::MultipleCredentials => "more than one credential in the request",
+            ErrorKind::CrossSiteRequest => {
+                "a cookie credential on an unsafe request not shown to come from this origin"
+            }
             ErrorKind::TokenTooLarge => "the token is longer than the configured cap",
             ErrorKind::MalformedToken => "the token is not a well-formed compact JWS",
             ErrorKind::DuplicateMember => "a JSON object in the token repeats a member name",

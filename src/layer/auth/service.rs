@@ -66,20 +66,24 @@ where
         {
             return self.proceed(checked, request);
         }
-        let token =
-            match extract::credential(request.headers(), &config.sources, config.max_token_len) {
-                Ok(Credential::Token(token)) => token,
-                Ok(Credential::Absent(_)) if config.optional => {
-                    return ResponseFuture::inner(self.inner.call(request));
-                }
-                Ok(Credential::Absent(kind)) | Err(kind) => {
-                    return ResponseFuture::rejected(reject(
-                        &self.on_rejection,
-                        kind.into(),
-                        request.headers(),
-                    ));
-                }
-            };
+        let token = match extract::credential(
+            request.method(),
+            request.headers(),
+            &config.sources,
+            config.max_token_len,
+        ) {
+            Ok(Credential::Token(token)) => token,
+            Ok(Credential::Absent(_)) if config.optional => {
+                return ResponseFuture::inner(self.inner.call(request));
+            }
+            Ok(Credential::Absent(kind)) | Err(kind) => {
+                return ResponseFuture::rejected(reject(
+                    &self.on_rejection,
+                    kind.into(),
+                    request.headers(),
+                ));
+            }
+        };
         let checked = config.verifier.check_shared::<C>(token, revocation);
         self.proceed(checked, request)
     }
