@@ -42,6 +42,8 @@ fn logins(c: &mut Criterion) {
             },
             policy: PasswordPolicy::default(),
             throttle: ThrottlePolicy::default(),
+            // Measures the login itself, from one client: no per-client limit.
+            login_rate_per_minute: 0,
         }))
         .unwrap();
     let request = || {

@@ -49,6 +49,8 @@ fn config(scopes: &[&str]) -> app::Config {
         },
         policy: cheap(),
         throttle: ThrottlePolicy::default(),
+        // The per-client limit has its own test; the rest log in as often as they need.
+        login_rate_per_minute: 0,
     }
 }
 
@@ -67,6 +69,7 @@ impl Server {
     async fn start(app: Router) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self {
             addr,
@@ -673,4 +676,29 @@ async fn a_login_storm_does_not_block_the_runtime() {
         assert_eq!(status.unwrap(), StatusCode::BAD_REQUEST);
     }
     assert_eq!(done.load(Ordering::SeqCst), STORM);
+}
+
+#[tokio::test]
+async fn one_client_flooding_the_token_endpoint_gets_429_before_any_password_check() {
+    // Per client IP, whatever the account: what the per-account throttle cannot stop.
+    let mut config = config(&["read"]);
+    config.login_rate_per_minute = 1;
+    let server = Server::start(app::router(config).await.unwrap()).await;
+    for i in 0..app::LOGIN_BURST {
+        server
+            .login(&format!("sprayed-{i}"), "Winter2026!")
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    let limited = server.login("demo", PASSWORD).await;
+    limited.assert_error(StatusCode::TOO_MANY_REQUESTS, "slow_down");
+    let retry: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Other routes are not limited.
+    let health = server.send(Method::GET, "/health", &[], "").await;
+    assert_eq!(health.status, StatusCode::OK);
 }

@@ -1,9 +1,14 @@
 //! The example application, shared by `main.rs` and the end-to-end tests (`tests/login.rs`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::body::Body;
+use axum::http::{HeaderValue, Response, StatusCode, header};
 use axum::routing::get;
 use axum::{Json, Router};
+use tower_governor::GovernorLayer;
+use tower_governor::governor::GovernorConfigBuilder;
 use tower_jwt_auth::axum::JwtClaims;
 use tower_jwt_auth::login::ThrottlePolicy;
 use tower_jwt_auth::login::password::PasswordPolicy;
@@ -21,7 +26,13 @@ pub struct Config {
     pub policy: PasswordPolicy,
     /// Back-off of failed logins.
     pub throttle: ThrottlePolicy,
+    /// Logins per minute per client IP address before `POST /login` answers 429 (with a burst
+    /// of [`LOGIN_BURST`]); 0 turns the limit off.
+    pub login_rate_per_minute: u32,
 }
+
+/// How many logins a client may send at once before the per-minute rate applies.
+pub const LOGIN_BURST: u32 = 10;
 
 /// Builds the router: `POST /login`, `GET /me`, `GET /admin` (scope `admin`), `GET /health`,
 /// and `GET /.well-known/jwks.json` when the key is asymmetric.
@@ -36,14 +47,62 @@ pub async fn router(config: Config) -> Result<Router, Error> {
             get(admin).route_layer(RequireScopeLayer::new(["admin"])),
         )
         .layer(issuer.layer());
+    let mut login = Router::new().route_service("/login", login);
+    if config.login_rate_per_minute > 0 {
+        // Per client IP, in front of the token endpoint (tower_governor): the login throttle
+        // is per account, and does nothing against one client spraying passwords over many
+        // accounts or flooding unknown names, each costing a full argon2 verification. Needs
+        // `into_make_service_with_connect_info::<SocketAddr>()` (the peer address); behind a
+        // reverse proxy, key on the address it forwards instead (`SmartIpKeyExtractor`, only
+        // if the proxy sets the header and clients cannot).
+        let limit = GovernorConfigBuilder::default()
+            .period(Duration::from_secs(60) / config.login_rate_per_minute)
+            .burst_size(LOGIN_BURST)
+            .finish()
+            .ok_or("invalid login rate limit")?;
+        login = login.layer(GovernorLayer::new(limit).error_handler(rate_limited));
+    }
     let mut app = Router::new()
         .merge(protected)
-        .route_service("/login", login)
+        .merge(login)
         .route("/health", get(|| async { "ok" }));
     if let Some(jwks) = issuer.jwks_service() {
         app = app.route_service("/.well-known/jwks.json", jwks);
     }
     Ok(app)
+}
+
+/// The token endpoint's own error format (RFC 6749 §5.2) for the per-client limit, not a
+/// plain-text 429.
+fn rate_limited(error: tower_governor::GovernorError) -> Response<Body> {
+    let (status, code, description, wait) = match error {
+        tower_governor::GovernorError::TooManyRequests { wait_time, .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "slow_down",
+            "too many login requests from this client; retry later",
+            Some(wait_time.max(1)),
+        ),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the client's address is unknown",
+            None,
+        ),
+    };
+    let body = serde_json::json!({ "error": code, "error_description": description });
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    if let Some(wait) = wait {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    }
+    response
 }
 
 async fn me(JwtClaims(claims): JwtClaims) -> Json<Arc<Claims>> {

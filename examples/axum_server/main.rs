@@ -14,6 +14,7 @@
 //! | `BIND_ADDR` | listen address | `127.0.0.1:3000` |
 //! | `DEMO_USER`, `DEMO_PASSWORD` | the demo account | `demo`, a random password printed at start-up |
 //! | `DEMO_SCOPES` | the demo account's scopes | `read` |
+//! | `LOGIN_RATE_PER_MINUTE` | logins per minute per client IP (burst of 10) before `POST /login` answers 429; `0` turns it off | `60` |
 
 #[path = "app.rs"]
 mod app;
@@ -38,6 +39,12 @@ async fn main() -> Result<(), Error> {
         demo: Demo::from_env()?,
         policy: PasswordPolicy::default(),
         throttle: ThrottlePolicy::default(),
+        login_rate_per_minute: match env("LOGIN_RATE_PER_MINUTE") {
+            Some(rate) => rate
+                .parse()
+                .map_err(|e| format!("LOGIN_RATE_PER_MINUTE {rate:?}: {e}"))?,
+            None => 60,
+        },
     })
     .await?
     .layer(middleware::from_fn(trace));
@@ -53,6 +60,8 @@ async fn main() -> Result<(), Error> {
     if jwks {
         println!("  GET  /.well-known/jwks.json");
     }
+    // With the peer address, for the per-client login limit.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;
