@@ -43,10 +43,26 @@
 //!
 //! # Timing
 //!
-//! An unknown user, a wrong password and a disabled account each cost exactly one password
-//! verification at the policy's parameters (an unknown user is checked against a dummy hash), so
-//! neither the answer nor its timing tells them apart. Password work runs on the hasher's own
-//! threads, never on the async executor.
+//! An unknown user, a wrong password, a disabled account and an account whose stored hash cannot
+//! be read (an SSO-only account stored as `""` or `"!"`) each cost exactly one password
+//! verification at the policy's parameters (an unknown user and an unreadable hash are checked
+//! against a dummy hash), and each counts as one failed attempt, so neither the answer nor its
+//! timing tells them apart. Password work runs on the hasher's own threads, never on the async
+//! executor.
+//!
+//! One caveat remains: an account whose stored hash was written with weaker parameters than the
+//! policy's (a legacy import, a policy raised since) is verified at *its* parameters, faster
+//! than the others, until its owner's next successful login rehashes it. Timing can tell such
+//! accounts apart. Rehash imported hashes in bulk where you can, or raise the policy only
+//! together with a migration.
+//!
+//! # Throttling
+//!
+//! Every attempt is counted before its password is checked, under the account the store found
+//! (its id) or, for an unknown user, the normalised name (see [`ThrottlePolicy`]): a burst of
+//! parallel wrong passwords costs at most `free_failures + 1` verifications. The throttle is per
+//! account; put a per-client rate limit in front of the endpoint against password spraying
+//! (the example server uses `tower_governor`).
 
 pub mod password;
 mod store;
