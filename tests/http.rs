@@ -839,9 +839,11 @@ async fn scope_rules_are_never_skipped_under_a_nested_router() {
     // path matches nothing there, and the request must be refused rather than let through.
     let rules = MethodScopes::new()
         .default_public()
-        .require("/api/admin", ["admin"]);
+        .require("/api/admin", ["admin"])
+        .require("/api/admin/stats", ["admin"]);
     let inner = Router::new()
         .route("/admin", get(me))
+        .route("/admin/stats", get(me))
         .layer(RequireScopeLayer::per_method(rules));
     let routed = Router::new().route(
         "/routed",
@@ -852,8 +854,14 @@ async fn scope_rules_are_never_skipped_under_a_nested_router() {
         .nest("/v1", routed)
         .layer(layer());
     let send = |t: String, path: &'static str| get_with_token(nested.clone(), path, t);
-    for scope in ["read", "admin"] {
-        let refused = send(token(&format!(r#","scope":"{scope}""#)), "/api/admin").await;
+    // "/admin/stats" has the shape of a gRPC method: it must not fall to the public default.
+    for (scope, path) in [
+        ("read", "/api/admin"),
+        ("admin", "/api/admin"),
+        ("read", "/api/admin/stats"),
+        ("admin", "/api/admin/stats"),
+    ] {
+        let refused = send(token(&format!(r#","scope":"{scope}""#)), path).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{scope}");
         assert_eq!(
             refused.challenge(),

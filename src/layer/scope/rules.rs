@@ -1,6 +1,6 @@
 //! Which scopes a request needs: the same for every path, or per gRPC method.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::verify::claims::{ScopeClaims, scope_tokens};
@@ -54,25 +54,32 @@ impl Rules {
 ///
 /// 1. A rule for exactly that path ([`public`](Self::public), [`require`](Self::require)).
 /// 2. For a gRPC method path (`/service/method`), a rule for its service
-///    ([`public_service`](Self::public_service), [`require_service`](Self::require_service)):
-///    `greeter.v1.Greeter` covers `/greeter.v1.Greeter/*`, never `/greeter.v1.GreeterAdmin/*`.
-/// 3. Otherwise, a gRPC method path gets the default: an authenticated caller, unless
+///    ([`public_service`](Self::public_service), [`require_service`](Self::require_service),
+///    [`authenticated_service`](Self::authenticated_service)): `greeter.v1.Greeter` covers
+///    `/greeter.v1.Greeter/*`, never `/greeter.v1.GreeterAdmin/*`.
+/// 3. A method of a service some rule names (a service rule, or an exact rule for one of its
+///    methods) gets the default: an authenticated caller, unless
 ///    [`default_public`](Self::default_public) or [`default_scopes`](Self::default_scopes) says
 ///    otherwise.
-/// 4. **Any other path is refused** (401 without a token, 403 with one).
+/// 4. **Any other path is refused** (401 without a token, 403 with one): a method of a service
+///    no rule names, and any path that is not a method.
 ///
 /// The last rule is there because rules match the path the layer sees, which is not always the
 /// one the client sent: under axum's `Router::nest("/api", inner)`, a layer on `inner` sees
-/// `/admin` for `/api/admin`. A rule written for `/api/admin` would then match nothing, and
-/// falling back to a default would let any valid token through; refusing instead makes the
-/// mistake visible at once. For HTTP routes, put a [`RequireScopeLayer::new`] on the route
-/// itself (axum: `route_layer`), which applies wherever the route is mounted.
+/// `/admin/stats` for `/api/admin/stats`. A rule written for the full path would then match
+/// nothing, and falling back to a default would let any valid token through (and the path has
+/// the shape of a gRPC method: the client chooses the `content-type` that would tell them
+/// apart, so it cannot be trusted); refusing instead makes the mistake visible at once. For HTTP
+/// routes, put a [`RequireScopeLayer::new`] on the route itself (axum: `route_layer`), which
+/// applies wherever the route is mounted.
 ///
 /// [`RequireScopeLayer::new`]: super::RequireScopeLayer::new
 #[derive(Clone, Debug, Default)]
 pub struct MethodScopes {
     exact: HashMap<Box<str>, Access>,
     services: HashMap<Box<str>, Access>,
+    /// Services some rule names: only their unlisted methods get the default.
+    declared: HashSet<Box<str>>,
     default: Access,
 }
 
@@ -110,13 +117,10 @@ impl Access {
     }
 }
 
-/// Whether `path` is a gRPC method path: `/service/method`, both parts non-empty.
-fn is_method_path(path: &str) -> bool {
-    path.strip_prefix('/')
-        .and_then(|rest| rest.split_once('/'))
-        .is_some_and(|(service, method)| {
-            !service.is_empty() && !method.is_empty() && !method.contains('/')
-        })
+/// The service of a gRPC method path (`/service/method`, both parts non-empty), if `path` is one.
+fn method_service(path: &str) -> Option<&str> {
+    let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+    (!service.is_empty() && !method.is_empty() && !method.contains('/')).then_some(service)
 }
 
 /// Panics unless `path` can be a request path.
@@ -156,8 +160,22 @@ impl MethodScopes {
     /// When `path` does not start with `/`, or holds whitespace or a `?`.
     #[must_use]
     pub fn public(mut self, path: &str) -> Self {
-        self.exact.insert(checked_path(path), Access::Public);
+        self.exact_rule(path, Access::Public);
         self
+    }
+
+    fn exact_rule(&mut self, path: &str, access: Access) {
+        let path = checked_path(path);
+        if let Some(service) = method_service(&path) {
+            self.declared.insert(service.into());
+        }
+        self.exact.insert(path, access);
+    }
+
+    fn service_rule(&mut self, service: &str, access: Access) {
+        let service = checked_service(service);
+        self.declared.insert(service.clone());
+        self.services.insert(service, access);
     }
 
     /// `path` needs a token granting every one of `scopes` (none: any valid token).
@@ -171,8 +189,7 @@ impl MethodScopes {
         path: &str,
         scopes: impl IntoIterator<Item = S>,
     ) -> Self {
-        self.exact
-            .insert(checked_path(path), Access::scopes(scopes));
+        self.exact_rule(path, Access::scopes(scopes));
         self
     }
 
@@ -183,8 +200,18 @@ impl MethodScopes {
     /// When `service` is empty or holds a `/` or whitespace.
     #[must_use]
     pub fn public_service(mut self, service: &str) -> Self {
-        self.services
-            .insert(checked_service(service), Access::Public);
+        self.service_rule(service, Access::Public);
+        self
+    }
+
+    /// Every method of the gRPC `service` needs a valid token, whatever its scopes.
+    ///
+    /// # Panics
+    ///
+    /// As [`public_service`](Self::public_service).
+    #[must_use]
+    pub fn authenticated_service(mut self, service: &str) -> Self {
+        self.service_rule(service, Access::default());
         self
     }
 
@@ -200,20 +227,19 @@ impl MethodScopes {
         service: &str,
         scopes: impl IntoIterator<Item = S>,
     ) -> Self {
-        self.services
-            .insert(checked_service(service), Access::scopes(scopes));
+        self.service_rule(service, Access::scopes(scopes));
         self
     }
 
-    /// gRPC methods no rule names need no token (default: an authenticated caller). Paths
-    /// that are not gRPC methods are still refused unless a rule names them.
+    /// Methods no rule names, of services some rule names, need no token (default: an
+    /// authenticated caller). Other paths are still refused unless a rule names them.
     #[must_use]
     pub fn default_public(mut self) -> Self {
         self.default = Access::Public;
         self
     }
 
-    /// gRPC methods no rule names need every one of `scopes`.
+    /// Methods no rule names, of services some rule names, need every one of `scopes`.
     ///
     /// # Panics
     ///
@@ -228,11 +254,11 @@ impl MethodScopes {
         if let Some(access) = self.exact.get(path) {
             return Some(access);
         }
-        if !is_method_path(path) {
-            return None;
+        let service = method_service(path)?;
+        if let Some(access) = self.services.get(service) {
+            return Some(access);
         }
-        let service = path[1..].split_once('/').map_or("", |(service, _)| service);
-        Some(self.services.get(service).unwrap_or(&self.default))
+        self.declared.contains(service).then_some(&self.default)
     }
 
     pub(crate) fn check<C: ScopeClaims>(
@@ -245,7 +271,7 @@ impl MethodScopes {
             None => {
                 tracing::warn!(
                     path,
-                    "no MethodScopes rule names this path, and it is not a gRPC method: refused"
+                    "no MethodScopes rule names this path or its service: refused"
                 );
                 match claims {
                     None => Err(AuthError::new(ErrorKind::MissingCredential)),
@@ -278,7 +304,8 @@ mod tests {
             .public_service("a.A")
             .require("/a.A/Admin", ["admin"])
             .require_service("b.B", ["secret"])
-            .require("/b.B/Read", ["read"]);
+            .require("/b.B/Read", ["read"])
+            .require("/c.C/Special", ["x"]);
         let read = claims("read");
         assert!(rules.check::<Claims>("/a.A/Hello", None).is_ok());
         assert_eq!(
@@ -292,17 +319,28 @@ mod tests {
         );
         assert!(rules.check("/b.B/Other", Some(&claims("secret"))).is_ok());
         assert!(rules.check("/b.B/Read", Some(&read)).is_ok());
-        // Unlisted method: any authenticated caller.
+        // Unlisted method of a service a rule names: any authenticated caller.
         assert!(rules.check("/c.C/Any", Some(&claims(""))).is_ok());
         assert_eq!(
             kind(rules.check::<Claims>("/c.C/Any", None)),
             ErrorKind::MissingCredential
         );
-        assert!(
-            rules
-                .default_public()
-                .check::<Claims>("/c.C/Any", None)
-                .is_ok()
+        // A service no rule names: refused, default or not.
+        assert_eq!(
+            kind(rules.check("/d.D/Any", Some(&claims("admin")))),
+            ErrorKind::UnlistedPath
+        );
+        let rules = rules.default_public();
+        assert!(rules.check::<Claims>("/c.C/Any", None).is_ok());
+        assert_eq!(
+            kind(rules.check::<Claims>("/d.D/Any", None)),
+            ErrorKind::MissingCredential
+        );
+        let authenticated = MethodScopes::new().authenticated_service("e.E");
+        assert!(authenticated.check("/e.E/Any", Some(&claims(""))).is_ok());
+        assert_eq!(
+            kind(authenticated.check::<Claims>("/e.E/Any", None)),
+            ErrorKind::MissingCredential
         );
     }
 
@@ -317,10 +355,16 @@ mod tests {
             kind(rules.check("/pkg.SvcAdmin/Drop", Some(&claims("read")))),
             ErrorKind::InsufficientScope
         );
-        let only = MethodScopes::new().public_service("pkg.Svc");
+        let only = MethodScopes::new()
+            .public_service("pkg.Svc")
+            .default_public();
         assert_eq!(
             kind(only.check::<Claims>("/pkg.SvcAdmin/Drop", None)),
             ErrorKind::MissingCredential
+        );
+        assert_eq!(
+            kind(only.check("/pkg.SvcAdmin/Drop", Some(&claims("read")))),
+            ErrorKind::UnlistedPath
         );
     }
 
@@ -338,6 +382,19 @@ mod tests {
             kind(rules.check("/admin", Some(&claims("read")))),
             ErrorKind::UnlistedPath
         );
+        // Nor for "/api/admin/stats", seen as "/admin/stats", which has a method's shape: its
+        // "service" is named by no rule.
+        let deep = MethodScopes::new()
+            .default_public()
+            .require("/api/admin/stats", ["admin"]);
+        for seen in ["/admin/stats", "/users/42", "/.well-known/jwks.json"] {
+            assert_eq!(
+                kind(deep.check(seen, Some(&claims("read")))),
+                ErrorKind::UnlistedPath,
+                "{seen}"
+            );
+            assert!(deep.check::<Claims>(seen, None).is_err(), "{seen}");
+        }
         assert_eq!(
             kind(rules.check::<Claims>("/admin", None)),
             ErrorKind::MissingCredential
