@@ -390,15 +390,16 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
             tracing::error!(error = %err, "user store failed");
             LoginError::Unavailable("the account service is unavailable")
         })?;
-        // Counted before the password is checked, under the account found (every spelling the
-        // store accepts for it) or, for an unknown user, the normalised name.
-        let key = match &user {
-            Some(user) => account_key(&user.id),
-            None => unknown_name_key(username),
-        };
+        // Counted before the password is checked, under the normalised name whether or not an
+        // account answers to it (so the throttle's answers do not tell whether one does), and
+        // under the account found (every spelling the store accepts for it shares its record).
+        let mut keys = vec![unknown_name_key(username)];
+        if let Some(user) = &user {
+            keys.push(account_key(&user.id));
+        }
         let reservation = self
             .throttle
-            .reserve(key)
+            .reserve(keys)
             .map_err(|retry_after| LoginError::Throttled { retry_after })?;
         let verification = match self.verify_once(user.as_ref(), &password).await {
             Ok(verification) => verification,
@@ -411,12 +412,15 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
         let user = match user {
             Some(user) if verification.matches && !user.disabled => user,
             other => {
-                let reason = match other {
+                let reason = match &other {
                     None => "unknown user",
                     Some(user) if user.disabled => "disabled account",
                     Some(_) => "wrong password or unusable stored hash",
                 };
-                tracing::info!(username = %loggable(username), reason, "login refused");
+                match &other {
+                    Some(user) => tracing::info!(user = %user.id, reason, "login refused"),
+                    None => tracing::info!(username = %loggable(username), reason, "login refused"),
+                }
                 // The reservation stays: this attempt is one failure.
                 drop(reservation);
                 return Err(LoginError::InvalidGrant);
@@ -527,18 +531,16 @@ fn password_failure(err: PasswordError) -> LoginError {
     }
 }
 
-/// A username as it may appear in a log line: at most 32 characters, escaped (a user who typed
-/// a password into the name field, or control characters, must not land in the logs as is).
+/// A name no account answers to, as it may appear in a log line: its first 3 characters,
+/// escaped, and its length. It is often a password typed into the name field, so most of it
+/// stays out of the logs; a known account is logged by its id instead.
 fn loggable(username: &str) -> String {
-    let mut shown: String = username
+    let shown: String = username
         .chars()
-        .take(32)
+        .take(3)
         .flat_map(char::escape_debug)
         .collect();
-    if username.chars().nth(32).is_some() {
-        shown.push('…');
-    }
-    shown
+    format!("{shown}… ({} chars)", username.chars().count())
 }
 
 fn invalid(why: &'static str) -> Failure {

@@ -198,23 +198,29 @@ pub(crate) struct Throttle {
 #[must_use]
 pub(crate) struct Attempt<'t> {
     throttle: &'t Throttle,
-    key: Box<str>,
+    /// Each key counted, with the block it had before this attempt and the one it set.
+    keys: Vec<(Box<str>, Option<Instant>, Option<Instant>)>,
 }
 
 impl Attempt<'_> {
-    /// The password matched: the account's record is cleared.
+    /// The password matched: the account's records are cleared.
     pub(crate) fn succeeded(self) {
         let mut records = self.throttle.lock();
-        records.remove(&self.key);
+        for (key, ..) in &self.keys {
+            records.remove(key);
+        }
     }
 
-    /// No password was checked (the user store or the hashing pool failed): uncount it.
+    /// No password was checked (the user store or the hashing pool failed): uncount it, and
+    /// undo the block it set unless a later attempt has set another since.
     pub(crate) fn cancel(self) {
         let mut records = self.throttle.lock();
-        if let Some(record) = records.get_mut(&self.key) {
-            record.failures = record.failures.saturating_sub(1);
-            if self.throttle.policy.delay(record.failures).is_none() {
-                record.blocked_until = None;
+        for (key, before, set) in &self.keys {
+            if let Some(record) = records.get_mut(key) {
+                record.failures = record.failures.saturating_sub(1);
+                if record.blocked_until == *set {
+                    record.blocked_until = *before;
+                }
             }
         }
     }
@@ -232,69 +238,78 @@ impl Throttle {
         self.records.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Counts an attempt on `key`, or `Err(retry_after)` while the account is blocked.
+    /// Counts an attempt on every one of `keys` at once, or `Err(retry_after)` while any of
+    /// them is blocked (nothing is counted then).
     ///
-    /// The attempt counts as a failure from now on: the attempt that brings the count past the
+    /// The attempt counts as a failure from now on: the attempt that brings a count past the
     /// free failures sets the block, and every attempt after it, parallel ones included, is
     /// refused until the block ends.
-    pub(crate) fn reserve(&self, key: Box<str>) -> Result<Attempt<'_>, Duration> {
+    pub(crate) fn reserve(&self, keys: Vec<Box<str>>) -> Result<Attempt<'_>, Duration> {
         let now = self.policy.clock.now();
         let mut records = self.lock();
-        if let Some(record) = records.get(&key) {
-            if let Some(until) = record.blocked_until
-                && until > now
-            {
-                return Err(until - now);
+        let blocked = keys
+            .iter()
+            .filter_map(|key| records.get(key)?.blocked_until)
+            .filter(|until| *until > now)
+            .max();
+        if let Some(until) = blocked {
+            return Err(until - now);
+        }
+        let new = keys
+            .iter()
+            .filter(|key| !records.contains_key(*key))
+            .count();
+        if records.len() + new > self.policy.capacity {
+            self.make_room(&mut records, now, new)?;
+        }
+        let mut counted = Vec::with_capacity(keys.len());
+        for key in keys {
+            let record = records.entry(key.clone()).or_insert(Record {
+                failures: 0,
+                blocked_until: None,
+                last_attempt: now,
+            });
+            if now.saturating_duration_since(record.last_attempt) >= self.policy.forget_after {
+                record.failures = 0;
             }
-        } else if records.len() >= self.policy.capacity {
-            self.make_room(&mut records, now)?;
+            let before = record.blocked_until;
+            record.failures = record.failures.saturating_add(1);
+            record.last_attempt = now;
+            // A delay is at most a day: `now + delay` cannot overflow where `now` is a real
+            // clock; if it did, the block would be the longest one representable, never none.
+            record.blocked_until = self
+                .policy
+                .delay(record.failures)
+                .map(|delay| now.checked_add(delay).unwrap_or_else(|| far_future(now)));
+            counted.push((key, before, record.blocked_until));
         }
-        let record = records.entry(key.clone()).or_insert(Record {
-            failures: 0,
-            blocked_until: None,
-            last_attempt: now,
-        });
-        if now.saturating_duration_since(record.last_attempt) >= self.policy.forget_after {
-            record.failures = 0;
-        }
-        record.failures = record.failures.saturating_add(1);
-        record.last_attempt = now;
-        // A delay is at most a day: `now + delay` cannot overflow where `now` is a real clock;
-        // if it did, the block would be the longest one representable, never none.
-        record.blocked_until = self
-            .policy
-            .delay(record.failures)
-            .map(|delay| now.checked_add(delay).unwrap_or_else(|| far_future(now)));
         Ok(Attempt {
             throttle: self,
-            key,
+            keys: counted,
         })
     }
 
-    /// Frees one slot: forgotten records first, then the stalest one that blocks nothing. A
-    /// record that still blocks is never dropped: when all do, `Err(until the soonest ends)`.
+    /// Frees `needed` slots: forgotten records first, then the stalest ones that block nothing.
+    /// A record that still blocks is never dropped: when all do, `Err(until the soonest ends)`.
     fn make_room(
         &self,
         records: &mut HashMap<Box<str>, Record>,
         now: Instant,
+        needed: usize,
     ) -> Result<(), Duration> {
         let forget = self.policy.forget_after;
-        records.retain(|_, r| now.saturating_duration_since(r.last_attempt) < forget);
-        if records.len() < self.policy.capacity {
-            return Ok(());
-        }
         let blocking = |r: &Record| r.blocked_until.is_some_and(|until| until > now);
-        let stalest = records
-            .iter()
-            .filter(|(_, r)| !blocking(r))
-            .min_by_key(|(_, r)| r.last_attempt)
-            .map(|(k, _)| k.clone());
-        match stalest {
-            Some(key) => {
-                records.remove(&key);
-                Ok(())
-            }
-            None => {
+        // Forgotten records go first, but never one that still blocks (a block may outlast
+        // `forget_after`).
+        records
+            .retain(|_, r| blocking(r) || now.saturating_duration_since(r.last_attempt) < forget);
+        while records.len() + needed > self.policy.capacity {
+            let stalest = records
+                .iter()
+                .filter(|(_, r)| !blocking(r))
+                .min_by_key(|(_, r)| r.last_attempt)
+                .map(|(k, _)| k.clone());
+            let Some(key) = stalest else {
                 let soonest = records
                     .values()
                     .filter_map(|r| r.blocked_until)
@@ -304,9 +319,11 @@ impl Throttle {
                     capacity = self.policy.capacity,
                     "login throttle full of blocked accounts; refusing a new account's attempt"
                 );
-                Err(soonest)
-            }
+                return Err(soonest);
+            };
+            records.remove(&key);
         }
+        Ok(())
     }
 
     #[cfg(test)]
@@ -349,20 +366,23 @@ mod tests {
         let (policy, clock) = manual_clock();
         let t = Throttle::new(policy.free_failures(1));
         let key = || account_key("u1");
-        drop(t.reserve(key()).unwrap()); // a failure
-        drop(t.reserve(key()).unwrap()); // the second: sets a 1 s block
-        let wait = t.reserve(key()).map(drop).unwrap_err();
+        drop(t.reserve(vec![key()]).unwrap()); // a failure
+        drop(t.reserve(vec![key()]).unwrap()); // the second: sets a 1 s block
+        let wait = t.reserve(vec![key()]).map(drop).unwrap_err();
         assert_eq!(wait, Duration::from_secs(1));
-        assert!(t.reserve(account_key("u2")).is_ok());
+        assert!(t.reserve(vec![account_key("u2")]).is_ok());
         clock.store(999, Ordering::SeqCst);
         assert_eq!(
-            t.reserve(key()).map(drop).unwrap_err(),
+            t.reserve(vec![key()]).map(drop).unwrap_err(),
             Duration::from_millis(1)
         );
         clock.store(1000, Ordering::SeqCst);
-        t.reserve(key()).unwrap().succeeded();
-        drop(t.reserve(key()).unwrap());
-        assert!(t.reserve(key()).is_ok(), "the success cleared the record");
+        t.reserve(vec![key()]).unwrap().succeeded();
+        drop(t.reserve(vec![key()]).unwrap());
+        assert!(
+            t.reserve(vec![key()]).is_ok(),
+            "the success cleared the record"
+        );
     }
 
     #[test]
@@ -374,8 +394,8 @@ mod tests {
         policy.base_delay = Duration::MAX;
         policy.max_delay = Duration::MAX;
         let t = Throttle::new(policy);
-        drop(t.reserve(account_key("u1")).unwrap());
-        let wait = t.reserve(account_key("u1")).map(drop).unwrap_err();
+        drop(t.reserve(vec![account_key("u1")]).unwrap());
+        let wait = t.reserve(vec![account_key("u1")]).map(drop).unwrap_err();
         assert_eq!(wait, MAX_THROTTLE_DELAY);
         // Near the end of what an Instant can hold, the block is as long as representable.
         let now = Instant::now();
@@ -388,7 +408,7 @@ mod tests {
         let t = Throttle::new(policy.free_failures(5));
         // Fifty attempts start before any has finished checking its password.
         let admitted: Vec<_> = (0..50)
-            .filter_map(|_| t.reserve(account_key("u1")).ok())
+            .filter_map(|_| t.reserve(vec![account_key("u1")]).ok())
             .collect();
         assert_eq!(admitted.len(), 6);
     }
@@ -398,10 +418,47 @@ mod tests {
         let (policy, _clock) = manual_clock();
         let t = Throttle::new(policy.free_failures(1));
         for _ in 0..10 {
-            t.reserve(account_key("u1")).unwrap().cancel();
+            t.reserve(vec![account_key("u1")]).unwrap().cancel();
         }
-        drop(t.reserve(account_key("u1")).unwrap());
-        assert!(t.reserve(account_key("u1")).is_ok());
+        drop(t.reserve(vec![account_key("u1")]).unwrap());
+        assert!(t.reserve(vec![account_key("u1")]).is_ok());
+        // Cancelling the attempt that set a block undoes the block too.
+        let t = Throttle::new(ThrottlePolicy::default().free_failures(1));
+        drop(t.reserve(vec![account_key("u2")]).unwrap());
+        t.reserve(vec![account_key("u2")]).unwrap().cancel();
+        assert!(t.reserve(vec![account_key("u2")]).is_ok());
+    }
+
+    #[test]
+    fn an_attempt_counts_on_every_key_and_any_blocked_key_refuses_it() {
+        let (policy, _clock) = manual_clock();
+        let t = Throttle::new(policy.free_failures(1));
+        let both = || vec![unknown_name_key("Ada"), account_key("u1")];
+        drop(t.reserve(both()).unwrap());
+        drop(t.reserve(vec![unknown_name_key("ada")]).unwrap()); // the name alone: blocked now
+        assert!(
+            t.reserve(both()).is_err(),
+            "the name's block refuses the account too"
+        );
+        assert!(t.reserve(vec![account_key("u1")]).is_ok());
+    }
+
+    #[test]
+    fn a_block_longer_than_forget_after_survives_a_full_table() {
+        let (policy, clock) = manual_clock();
+        let t = Throttle::new(
+            policy
+                .capacity(2)
+                .free_failures(0)
+                .delays(Duration::from_secs(3600), Duration::from_secs(3600))
+                .forget_after(Duration::from_secs(60)),
+        );
+        drop(t.reserve(vec![account_key("victim")]).unwrap()); // blocked an hour
+        clock.store(120_000, Ordering::SeqCst); // past forget_after, still blocked
+        for i in 0..10 {
+            drop(t.reserve(vec![unknown_name_key(&format!("junk-{i}"))]));
+        }
+        assert!(t.reserve(vec![account_key("victim")]).is_err());
     }
 
     #[test]
@@ -419,7 +476,7 @@ mod tests {
         let (policy, _clock) = manual_clock();
         let t = Throttle::new(policy.capacity(100));
         for i in 0..10_000 {
-            drop(t.reserve(unknown_name_key(&format!("user-{i}"))));
+            drop(t.reserve(vec![unknown_name_key(&format!("user-{i}"))]));
         }
         assert_eq!(t.len(), 100);
     }
@@ -433,15 +490,18 @@ mod tests {
                 .free_failures(0)
                 .delays(Duration::from_secs(10), Duration::from_secs(10)),
         );
-        drop(t.reserve(account_key("victim")).unwrap()); // blocked 10 s
-        drop(t.reserve(account_key("other")).unwrap()); // blocked 10 s
+        drop(t.reserve(vec![account_key("victim")]).unwrap()); // blocked 10 s
+        drop(t.reserve(vec![account_key("other")]).unwrap()); // blocked 10 s
         // A flood of new names cannot push the blocking records out...
         for i in 0..100 {
-            assert!(t.reserve(unknown_name_key(&format!("flood-{i}"))).is_err());
+            assert!(
+                t.reserve(vec![unknown_name_key(&format!("flood-{i}"))])
+                    .is_err()
+            );
         }
-        assert!(t.reserve(account_key("victim")).is_err());
+        assert!(t.reserve(vec![account_key("victim")]).is_err());
         // ...until their blocks end.
         clock.store(10_000, Ordering::SeqCst);
-        assert!(t.reserve(unknown_name_key("flood-0")).is_ok());
+        assert!(t.reserve(vec![unknown_name_key("flood-0")]).is_ok());
     }
 }
