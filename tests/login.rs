@@ -309,8 +309,12 @@ impl PasswordHashing for Counting {
             self.unknown_users.fetch_add(1, Ordering::SeqCst);
         }
         let verification = self.inner.verify(password, stored).await;
-        // Count the verifications argon2 actually ran (refusals such as TooLong run none).
-        if verification.is_ok() {
+        // Count the verifications argon2 actually ran: refusals such as TooLong run none; an
+        // unusable stored hash runs one, against the dummy hash.
+        if matches!(
+            verification,
+            Ok(_) | Err(PasswordError::MalformedHash(_) | PasswordError::UnsupportedHash(_))
+        ) {
             self.verifications.fetch_add(1, Ordering::SeqCst);
         }
         verification

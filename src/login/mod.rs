@@ -446,19 +446,20 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
     /// Exactly one full verification whatever the account's state: an unknown user is checked
     /// against the hasher's dummy hash, a disabled one against its own, and one whose stored
     /// hash cannot be read (an SSO-only account stored as `""` or `"!"`, a foreign scheme)
-    /// against the dummy hash too, so that none answers faster than the others.
+    /// against the dummy hash too (by the hasher, in the same job), so that none answers
+    /// faster than the others.
     async fn verify_once(
         &self,
         user: Option<&User>,
         password: &Zeroizing<String>,
     ) -> Result<Verification, LoginError> {
-        let attempt = || Zeroizing::new(password.as_str().to_owned());
+        let attempt = Zeroizing::new(password.as_str().to_owned());
         let stored = user.map(|u| u.password_hash.clone());
-        match self.shared.hasher.verify(attempt(), stored).await {
+        match self.shared.hasher.verify(attempt, stored).await {
+            // The hasher spent a dummy verification before saying so (the `PasswordHashing`
+            // contract), in the same job: one trip through the pool, like any other attempt.
             Err(err @ (PasswordError::MalformedHash(_) | PasswordError::UnsupportedHash(_))) => {
-                tracing::error!(error = %err, "stored password hash refused; checking a dummy hash");
-                let dummy = self.shared.hasher.verify(attempt(), None).await;
-                let _unknown: Verification = dummy.map_err(password_failure)?;
+                tracing::warn!(user = ?user.map(|u| &u.id), error = %err, "stored password hash unusable");
                 Ok(Verification::new(false, false))
             }
             other => other.map_err(password_failure),

@@ -74,7 +74,16 @@ impl Engine {
         let Some(stored) = stored else {
             return self.verify_unknown_user(password, scratch);
         };
-        let parsed = StoredHash::parse(stored, &self.policy)?;
+        let parsed = match StoredHash::parse(stored, &self.policy) {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                // A hash this hasher cannot use (an SSO-only account stored as "" or "!", a
+                // foreign scheme) costs what an unknown user costs, in the same job, before
+                // the error: its answer must not come sooner.
+                let _unknown = self.verify_unknown_user(password, scratch)?;
+                return Err(err);
+            }
+        };
         let matches = self.check(password, &parsed, scratch)?;
         Ok(Verification {
             matches,

@@ -251,6 +251,11 @@ pub trait PasswordHashing: Send + Sync + 'static {
     /// Verifies a password against a stored PHC string, or, with `stored: None` (unknown user),
     /// does the same work against a dummy hash and answers `matches: false`.
     ///
+    /// A stored hash the implementation cannot use must cost the same work (a verification
+    /// against the dummy hash) before [`PasswordError::MalformedHash`] or
+    /// [`PasswordError::UnsupportedHash`] is answered, or the answer's timing tells such
+    /// accounts apart; [`Argon2Hasher`] does.
+    ///
     /// # Errors
     ///
     /// [`PasswordError::TooLong`], [`PasswordError::Busy`], [`PasswordError::MalformedHash`],

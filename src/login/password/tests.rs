@@ -349,11 +349,14 @@ fn malformed_or_unsupported_hashes_are_errors_not_panics() {
         "$argon2id$v=19$m=64,t=1,p=1$c29t$AAAAAAAAAAAAAAAAAAAAAA".into(),
     ];
     for stored in &malformed {
+        let runs = hasher.engine().probe.runs();
         let result = hasher.verify_blocking("pw", Some(stored));
         assert!(
             matches!(result, Err(PasswordError::MalformedHash(_))),
             "{stored:?}: {result:?}"
         );
+        // As long as an unknown user's: one evaluation against the dummy hash first.
+        assert_eq!(hasher.engine().probe.runs(), runs + 1, "{stored:?}");
     }
     let unsupported = [
         "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
@@ -363,7 +366,9 @@ fn malformed_or_unsupported_hashes_are_errors_not_panics() {
         "$argon2id$v=19$m=64,t=4294967295,p=1$c29tZXNhbHQ$AAAAAAAAAAAAAAAAAAAAAA",
     ];
     for stored in unsupported {
+        let runs = hasher.engine().probe.runs();
         let result = hasher.verify_blocking("pw", Some(stored));
+        assert_eq!(hasher.engine().probe.runs(), runs + 1, "{stored:?}");
         assert!(
             matches!(result, Err(PasswordError::UnsupportedHash(_))),
             "{stored:?}: {result:?}"
