@@ -119,27 +119,73 @@ const PRIVATE_NUMBER: &str = "$serde_json::private::Number";
 /// `{"$serde_json::private::Number": "5"}` in the token itself is a type error, as any object.
 pub(in crate::verify::json) fn private_number<'de, A: MapAccess<'de>>(
     mut map: A,
+    claim: &'static str,
 ) -> Result<Number, A::Error> {
+    let type_error = || de::Error::custom(format_args!("{TYPE_PREFIX}{claim}"));
     if !arbitrary_precision() {
-        return Err(de::Error::custom(format_args!("{TYPE_PREFIX}number")));
+        return Err(type_error());
     }
     let name: Option<Cow<'de, str>> = map.next_key_seed(StrSeed("number"))?.map(|s| s.0);
     if name.as_deref() != Some(PRIVATE_NUMBER) {
-        return Err(de::Error::custom(format_args!("{TYPE_PREFIX}number")));
+        return Err(type_error());
     }
     let digits: Str<'de> = map.next_value_seed(StrSeed("number"))?;
     let digits = &*digits.0;
-    let number = if digits.contains(['.', 'e', 'E']) {
-        digits.parse().ok().map(Number::F)
-    } else if digits.starts_with('-') {
-        Some(Number::I(digits.parse().unwrap_or(i64::MIN)))
+    // Read as serde_json reads the same text without the feature: an integer that fits, a
+    // float otherwise (an integer too large for 64 bits included), and an infinite float is
+    // an error ("number out of range"), never a date that saturates.
+    if !is_json_number(digits) {
+        return Err(type_error());
+    }
+    let number = if let Ok(v) = digits.parse::<u64>() {
+        Number::U(v)
+    } else if let Ok(v) = digits.parse::<i64>() {
+        Number::I(v)
     } else {
-        Some(Number::U(digits.parse().unwrap_or(u64::MAX)))
+        match digits.parse::<f64>() {
+            Ok(v) if v.is_finite() => Number::F(v),
+            // serde_json's own words for it, read as a malformed token.
+            _ => return Err(de::Error::custom("number out of range")),
+        }
     };
     if map.next_key_seed(StrSeed("number"))?.is_some() {
-        return Err(de::Error::custom(format_args!("{TYPE_PREFIX}number")));
+        return Err(type_error());
     }
-    number.ok_or_else(|| de::Error::custom(format_args!("{TYPE_PREFIX}number")))
+    Ok(number)
+}
+
+/// Whether `text` follows RFC 8259's number grammar:
+/// `[ "-" ] ( "0" / 1-9 *DIGIT ) [ "." 1*DIGIT ] [ ( "e" / "E" ) [ "-" / "+" ] 1*DIGIT ]`.
+fn is_json_number(text: &str) -> bool {
+    fn digits(bytes: &[u8]) -> usize {
+        bytes.iter().take_while(|b| b.is_ascii_digit()).count()
+    }
+    let bytes = text.as_bytes();
+    let mut i = usize::from(bytes.first() == Some(&b'-'));
+    match bytes.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i += digits(&bytes[i..]),
+        _ => return false,
+    }
+    if bytes.get(i) == Some(&b'.') {
+        let n = digits(&bytes[i + 1..]);
+        if n == 0 {
+            return false;
+        }
+        i += 1 + n;
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        let n = digits(&bytes[i..]);
+        if n == 0 {
+            return false;
+        }
+        i += n;
+    }
+    i == bytes.len()
 }
 
 /// Whether the serde_json in this build has its `arbitrary_precision` feature: asked once, by

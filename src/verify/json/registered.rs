@@ -220,9 +220,7 @@ impl<'de> Visitor<'de> for NumericDate {
 
     /// A number under serde_json's `arbitrary_precision` feature.
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<i64, A::Error> {
-        private_number(map)
-            .map(Number::numeric_date)
-            .map_err(|_| de::Error::custom(format_args!("{TYPE_PREFIX}{}", self.0)))
+        private_number(map, self.0).map(Number::numeric_date)
     }
 }
 

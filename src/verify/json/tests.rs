@@ -354,17 +354,51 @@ fn numeric_dates_read_the_same_with_or_without_arbitrary_precision() {
         (r#"{"exp":1e300}"#, i64::MAX),
         (r#"{"exp":99999999999999999999999}"#, i64::MAX),
         (r#"{"exp":-99999999999999999999999}"#, i64::MIN),
+        (r#"{"exp":18446744073709551615}"#, i64::MAX),
+        (r#"{"exp":-9223372036854775808}"#, i64::MIN),
     ] {
         let claims = RegisteredClaims::parse(json.as_bytes(), &ours).unwrap();
         assert_eq!(claims.exp, Some(exp), "{json}");
     }
-    // Without the feature, the feature's map written into a token is an object: a type error.
-    if !super::arbitrary_precision() {
+    // Out of a float's range: an error, never a date that does not expire.
+    for json in [r#"{"exp":1e999}"#, r#"{"exp":-1e999}"#] {
         assert_eq!(
-            RegisteredClaims::parse(br#"{"exp":{"$serde_json::private::Number":"5"}}"#, &ours)
-                .unwrap_err(),
-            ErrorKind::InvalidClaimType("exp")
+            RegisteredClaims::parse(json.as_bytes(), &ours).unwrap_err(),
+            ErrorKind::MalformedToken,
+            "{json}"
         );
+    }
+    // The feature's map written into a token: without the feature, an object, so a type error;
+    // with it, serde_json itself reads such an object as the number (its `Value` does too), so
+    // it is that number. What is no JSON number, or out of a float's range, is never a date.
+    let spelled = br#"{"exp":{"$serde_json::private::Number":"5"}}"#;
+    match RegisteredClaims::parse(spelled, &ours) {
+        Ok(claims) => {
+            assert!(super::arbitrary_precision());
+            assert_eq!(claims.exp, Some(5));
+        }
+        Err(kind) => {
+            assert!(!super::arbitrary_precision());
+            assert_eq!(kind, ErrorKind::InvalidClaimType("exp"));
+        }
+    }
+    for json in [
+        r#"{"exp":{"$serde_json::private::Number":"zz"}}"#,
+        r#"{"exp":{"$serde_json::private::Number":"1e999"}}"#,
+        r#"{"exp":{"$serde_json::private::Number":"5","x":1}}"#,
+    ] {
+        assert!(
+            RegisteredClaims::parse(json.as_bytes(), &ours).is_err(),
+            "{json}"
+        );
+    }
+    for text in ["0", "-0", "1.5", "-1e5", "2E+3", "10"] {
+        assert!(super::is_json_number(text), "{text}");
+    }
+    for text in [
+        "", "-", "01", "1.", ".5", "1e", "1e+", "zz", "+1", "1 ", "0x10", "NaN", "inf",
+    ] {
+        assert!(!super::is_json_number(text), "{text}");
     }
 }
 
