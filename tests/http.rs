@@ -291,6 +291,18 @@ async fn a_cookie_token_on_an_unsafe_request_must_come_from_this_origin() {
     )
     .await
     .assert_ok("ada");
+    // A WebSocket handshake is a GET, but checked like an unsafe method.
+    call_with(
+        fetch(),
+        http::Method::GET,
+        &[
+            ("cookie", &cookie),
+            ("sec-fetch-site", "cross-site"),
+            ("upgrade", "websocket"),
+        ],
+    )
+    .await
+    .assert_invalid_request(ErrorKind::CrossSiteRequest);
     // Safe methods need no proof; nor does a token in the Authorization header, which no other
     // site can make a browser send.
     call_with(
@@ -335,6 +347,15 @@ async fn a_cookie_token_on_an_unsafe_request_must_come_from_this_origin() {
     )
     .await
     .assert_invalid_request(ErrorKind::MultipleCredentials);
+}
+
+#[test]
+#[should_panic(expected = "CORS-safelisted")]
+fn a_safelisted_header_cannot_prove_same_origin() {
+    let _ = TokenSource::cookie_with(
+        "__Host-access_token",
+        SameOrigin::Header(http::header::CONTENT_TYPE),
+    );
 }
 
 #[tokio::test]

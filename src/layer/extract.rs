@@ -48,7 +48,10 @@ pub enum SameOrigin {
     FetchMetadata,
     /// A header of this name, with any value: a cross-site page cannot add a custom header
     /// without a CORS preflight, which this server would not grant. For clients that cannot
-    /// rely on Fetch Metadata; the application's own scripts add the header.
+    /// rely on Fetch Metadata; the application's own scripts add the header. It must not be a
+    /// header a cross-site form or `fetch` may send without a preflight (`accept`,
+    /// `accept-language`, `content-language`, `content-type`, `range`):
+    /// [`TokenSource::cookie_with`] refuses those.
     Header(HeaderName),
     /// No check: only if something else stops cross-site requests (and you know why).
     Unchecked,
@@ -57,10 +60,15 @@ pub enum SameOrigin {
 impl SameOrigin {
     /// Whether a request whose token came from a cookie may proceed.
     fn allows(&self, method: &Method, headers: &HeaderMap) -> bool {
-        if matches!(
-            *method,
-            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-        ) {
+        // A protocol upgrade (a WebSocket handshake) is a GET that opens a channel another
+        // site's page may drive: checked like an unsafe method.
+        let upgrade = headers.contains_key(http::header::UPGRADE);
+        if !upgrade
+            && matches!(
+                *method,
+                Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+            )
+        {
             return true;
         }
         match self {
@@ -82,8 +90,24 @@ impl TokenSource {
     }
 
     /// A cookie named `name`, with another same-origin rule for unsafe methods.
+    ///
+    /// # Panics
+    ///
+    /// With [`SameOrigin::Header`] naming a CORS-safelisted request header (`accept`,
+    /// `accept-language`, `content-language`, `content-type`, `range`): any cross-site form
+    /// sends those, so they prove nothing.
     #[must_use]
     pub fn cookie_with(name: impl Into<Arc<str>>, same_origin: SameOrigin) -> Self {
+        if let SameOrigin::Header(header) = &same_origin {
+            assert!(
+                !matches!(
+                    header.as_str(),
+                    "accept" | "accept-language" | "content-language" | "content-type" | "range"
+                ),
+                "{header} is a CORS-safelisted header that any cross-site request may carry: \
+                 choose a custom header such as x-requested-with"
+            );
+        }
         TokenSource::Cookie(name.into(), same_origin)
     }
 

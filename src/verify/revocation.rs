@@ -112,6 +112,17 @@ impl InMemoryDenylist {
         Self::default()
     }
 
+    /// Keeps entries at least `leeway` past their token's `exp`: give it the leeway of the
+    /// [`Validation`](crate::Validation)s that use the list when it exceeds the default 60 s.
+    /// (The list also learns the leeway of each verifier that asks it, but only from its first
+    /// check on: set it here so a revocation made before any check is kept long enough.)
+    #[must_use]
+    pub fn leeway(self, leeway: std::time::Duration) -> Self {
+        let secs = i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX);
+        self.retention.fetch_max(secs, Ordering::Relaxed);
+        self
+    }
+
     /// Reads the time (seconds since the Unix epoch) from `now` instead of the system clock:
     /// give it the clock given to [`Validation::clock`](crate::Validation::clock).
     #[must_use]
@@ -130,7 +141,8 @@ impl InMemoryDenylist {
     }
 
     /// Revokes the token with this `iss` (if any) and `jti`, until it can no longer be accepted:
-    /// `expires_at` (its `exp`) plus the largest leeway in use.
+    /// `expires_at` (its `exp`) plus the largest leeway in use. A token without `exp` (under
+    /// `Validation::require_exp(false)`) never expires: pass `i64::MAX`.
     pub fn revoke(&self, issuer: Option<&str>, jwt_id: &str, expires_at: i64) {
         let now = self.now();
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
@@ -249,5 +261,21 @@ mod tests {
         clock.store(1_000_301, Ordering::SeqCst);
         list.revoke(None, "other", 2_000_000);
         assert!(!list.is_revoked(None, "j"));
+    }
+
+    #[test]
+    fn a_leeway_given_up_front_holds_before_any_check() {
+        let clock = Arc::new(AtomicI64::new(1_000_000));
+        let list = {
+            let clock = Arc::clone(&clock);
+            InMemoryDenylist::new()
+                .leeway(std::time::Duration::from_secs(300))
+                .clock(move || clock.load(Ordering::SeqCst))
+        };
+        // Revoked 100 s after its exp, no check made yet: a 300 s leeway still accepts it.
+        clock.store(1_000_100, Ordering::SeqCst);
+        list.revoke(None, "j", 1_000_000);
+        list.revoke(None, "other", 2_000_000);
+        assert!(list.is_revoked(None, "j"));
     }
 }
