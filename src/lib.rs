@@ -39,6 +39,8 @@
 //! | malformed credential, several credentials | 400 `invalid_request` | 16 |
 //! | bad, expired or unknown-key token | 401 `invalid_token` | 16 |
 //! | valid token lacking a required scope | 403 `insufficient_scope`, `scope="…"` | 7 |
+//! | path no `MethodScopes` rule names (with a valid token) | 403 `insufficient_scope` | 7 |
+//! | cookie token on an unsafe request not shown to come from this origin | 400 `invalid_request` | 16 |
 //! | revocation backend failed | 503 `temporarily_unavailable` | 14 |
 //!
 //! The body is `{"error": …, "error_description": …}` with a generic description; the precise

@@ -50,11 +50,12 @@
 //! timing tells them apart. Password work runs on the hasher's own threads, never on the async
 //! executor.
 //!
-//! One caveat remains: an account whose stored hash was written with weaker parameters than the
-//! policy's (a legacy import, a policy raised since) is verified at *its* parameters, faster
-//! than the others, until its owner's next successful login rehashes it. Timing can tell such
-//! accounts apart. Rehash imported hashes in bulk where you can, or raise the policy only
-//! together with a migration.
+//! One caveat remains: an account whose stored hash was written with other parameters than the
+//! policy's is verified at *its* parameters: faster than the others when they are weaker (a
+//! legacy import, a policy raised since), until its owner's next successful login rehashes it;
+//! slower when they are stronger (up to `max_stored_m_cost_kib`). Timing can tell such accounts
+//! apart. Rehash imported hashes in bulk where you can, or change the policy only together with
+//! a migration.
 //!
 //! # Throttling
 //!
