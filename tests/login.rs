@@ -711,9 +711,13 @@ async fn one_client_flooding_the_token_endpoint_gets_429_before_any_password_che
         .parse()
         .unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
-    // Other routes are not limited.
+    // Other routes are not limited, nor are unknown paths (the app's fallback).
     let health = server.send(Method::GET, "/health", &[], "").await;
     assert_eq!(health.status, StatusCode::OK);
+    for _ in 0..2 * app::LOGIN_BURST {
+        let missing = server.send(Method::GET, "/nope", &[], "").await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    }
 }
 
 #[tokio::test]

@@ -60,7 +60,8 @@ pub async fn router(config: Config) -> Result<Router, Error> {
             .burst_size(LOGIN_BURST)
             .finish()
             .ok_or("invalid login rate limit")?;
-        login = login.layer(GovernorLayer::new(limit).error_handler(rate_limited));
+        // `route_layer`: the limit guards /login only, not the fallback of the merged app.
+        login = login.route_layer(GovernorLayer::new(limit).error_handler(rate_limited));
     }
     let mut app = Router::new()
         .merge(protected)
