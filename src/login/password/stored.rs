@@ -52,6 +52,19 @@ impl StoredHash {
             .as_ref()
             .map(Output::len)
             .ok_or_else(|| PasswordError::MalformedHash("the hash is missing".into()))?;
+        // The phc parser keeps a repeated name, whose first value `get` reads and whose last
+        // value argon2's `Params` keeps: one string, two meanings. Refuse it (as the reference
+        // implementation does).
+        let mut names: Vec<String> = Vec::new();
+        for (name, _) in hash.params.iter() {
+            let name = name.as_str().to_owned();
+            if names.contains(&name) {
+                return Err(PasswordError::MalformedHash(
+                    "a parameter is named twice".into(),
+                ));
+            }
+            names.push(name);
+        }
         let params =
             Params::try_from(&hash).map_err(|e| PasswordError::MalformedHash(e.to_string()))?;
         if params.m_cost() > policy.max_stored_m_cost_kib {
