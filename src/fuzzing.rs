@@ -67,14 +67,27 @@ pub fn is_b64token(token: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(b))
 }
 
+/// What [`header`] and [`compact_header`] return: `(alg, kid, typ, crit or b64 seen)`.
+pub type HeaderSummary = (String, Option<String>, Option<String>, bool);
+
+/// What [`registered_claims`] returns: `(exp, nbf, iat, iss, sub, jti, scope, aud matched)`.
+pub type ClaimsSummary = (
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<bool>,
+);
+
 /// A compact JWS split into its parts and its header read: `(alg, kid, typ, crit seen)`.
 ///
 /// # Errors
 ///
 /// Why the token's shape or header is refused.
-pub fn compact_header(
-    token: &str,
-) -> Result<(String, Option<String>, Option<String>, bool), ErrorKind> {
+pub fn compact_header(token: &str) -> Result<HeaderSummary, ErrorKind> {
     let compact = Compact::split(token)?;
     crate::verify::jws::with_decoded::<512, 4096, _, ErrorKind>(compact.header, header)
 }
@@ -84,7 +97,7 @@ pub fn compact_header(
 /// # Errors
 ///
 /// Why the header is refused (duplicate member, wrong type, not an object …).
-pub fn header(json: &[u8]) -> Result<(String, Option<String>, Option<String>, bool), ErrorKind> {
+pub fn header(json: &[u8]) -> Result<HeaderSummary, ErrorKind> {
     let mut header = Header::empty();
     header.parse_into(json)?;
     Ok((
@@ -96,28 +109,12 @@ pub fn header(json: &[u8]) -> Result<(String, Option<String>, Option<String>, bo
 }
 
 /// The registered claims of a claims set, read by the two-pass reader (`aud` compared with
-/// `audience`): `(exp, nbf, iat, iss, sub, jti, scope, aud matched)`.
+/// `audience`), as a [`ClaimsSummary`].
 ///
 /// # Errors
 ///
 /// Why the claims set is refused.
-#[allow(clippy::type_complexity)]
-pub fn registered_claims(
-    json: &[u8],
-    audience: &str,
-) -> Result<
-    (
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<bool>,
-    ),
-    ErrorKind,
-> {
+pub fn registered_claims(json: &[u8], audience: &str) -> Result<ClaimsSummary, ErrorKind> {
     let audiences = [std::sync::Arc::from(audience)];
     let claims = RegisteredClaims::parse(json, &audiences)?;
     let own = |s: Option<std::borrow::Cow<'_, str>>| s.map(|s| s.into_owned());

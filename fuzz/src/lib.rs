@@ -238,8 +238,7 @@ pub fn strict_object(bytes: &[u8]) -> Option<Json> {
 // ---------------------------------------------------------------------------------------------
 // The JOSE header and the registered claims, by the README's rules.
 
-/// What `fuzzing::header` returns: `(alg, kid, typ, crit or b64 seen)`.
-pub type HeaderSummary = (String, Option<String>, Option<String>, bool);
+pub use tower_jwt_auth::fuzzing::{ClaimsSummary, HeaderSummary};
 
 /// The JOSE header as the rules read it: a strict object, `alg` a string, `kid` and `typ`
 /// strings when present; `crit`/`b64` flagged.
@@ -255,18 +254,6 @@ pub fn reference_header(json: &[u8]) -> Option<HeaderSummary> {
     let crit = tree.get("crit").is_some() || tree.get("b64").is_some();
     Some((alg, kid, typ, crit))
 }
-
-/// What `fuzzing::registered_claims` returns.
-pub type ClaimsSummary = (
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<bool>,
-);
 
 /// The registered claims as the rules read them: a strict object; `exp`, `nbf`, `iat` numbers;
 /// `iss`, `sub`, `jti`, `scope` strings; `aud` a string or an array of strings, compared with
