@@ -160,21 +160,15 @@ pub(crate) fn unknown_name_key(username: &str) -> Box<str> {
     format!("name:{}", normalised.to_lowercase().trim()).into()
 }
 
-/// The latest instant after `now` that can be represented, found by halving.
-fn far_future(now: Instant) -> Instant {
-    let mut step = MAX_THROTTLE_DELAY;
-    let mut until = now;
-    while !step.is_zero() {
-        if let Some(later) = until.checked_add(step) {
-            until = later;
-        } else {
-            step /= 2;
+/// `now + delay`, or, where an `Instant` cannot hold that (a clock near its end), the longest
+/// block it can: halved until it fits, never no block at all.
+fn block_end(now: Instant, mut delay: Duration) -> Instant {
+    loop {
+        if let Some(end) = now.checked_add(delay) {
+            return end;
         }
-        if until.saturating_duration_since(now) >= MAX_THROTTLE_DELAY {
-            break;
-        }
+        delay /= 2;
     }
-    until
 }
 
 #[derive(Debug)]
@@ -280,7 +274,7 @@ impl Throttle {
             record.blocked_until = self
                 .policy
                 .delay(record.failures)
-                .map(|delay| now.checked_add(delay).unwrap_or_else(|| far_future(now)));
+                .map(|delay| block_end(now, delay));
             counted.push((key, before, record.blocked_until));
         }
         Ok(Attempt {
@@ -397,9 +391,9 @@ mod tests {
         drop(t.reserve(vec![account_key("u1")]).unwrap());
         let wait = t.reserve(vec![account_key("u1")]).map(drop).unwrap_err();
         assert_eq!(wait, MAX_THROTTLE_DELAY);
-        // Near the end of what an Instant can hold, the block is as long as representable.
+        // Where the whole delay fits, it is the whole delay.
         let now = Instant::now();
-        assert!(far_future(now) > now);
+        assert_eq!(block_end(now, MAX_THROTTLE_DELAY), now + MAX_THROTTLE_DELAY);
     }
 
     #[test]
