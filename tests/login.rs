@@ -287,12 +287,44 @@ async fn an_over_long_password_is_refused_cleanly_and_long_unicode_ones_work() {
         .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
 }
 
-/// Counts verifications, to show each refused login ran one.
+/// Counts verifications, to show each refused login ran one; when gated, also holds each
+/// answer until the gate opens, so that a login can never finish before the test says so.
 #[derive(Clone)]
 struct Counting {
     inner: Argon2Hasher,
     verifications: Arc<AtomicUsize>,
     unknown_users: Arc<AtomicUsize>,
+    gate: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+impl Counting {
+    fn new(inner: Argon2Hasher) -> Self {
+        Self {
+            inner,
+            verifications: Arc::default(),
+            unknown_users: Arc::default(),
+            gate: None,
+        }
+    }
+
+    /// Holds every answer until [`open`](Self::open).
+    fn gated(inner: Argon2Hasher) -> Self {
+        Self {
+            gate: Some(Arc::new(tokio::sync::Semaphore::new(0))),
+            ..Self::new(inner)
+        }
+    }
+
+    fn open(&self, answers: usize) {
+        self.gate
+            .as_ref()
+            .expect("a gated hasher")
+            .add_permits(answers);
+    }
+
+    fn verified(&self) -> usize {
+        self.verifications.load(Ordering::SeqCst)
+    }
 }
 
 impl PasswordHashing for Counting {
@@ -317,6 +349,9 @@ impl PasswordHashing for Counting {
         ) {
             self.verifications.fetch_add(1, Ordering::SeqCst);
         }
+        if let Some(gate) = &self.gate {
+            gate.acquire().await.unwrap().forget();
+        }
         verification
     }
 }
@@ -324,11 +359,7 @@ impl PasswordHashing for Counting {
 #[tokio::test]
 async fn unknown_users_wrong_passwords_and_disabled_accounts_look_the_same() {
     let inner = Argon2Hasher::new(cheap()).unwrap();
-    let hasher = Counting {
-        inner: inner.clone(),
-        verifications: Arc::default(),
-        unknown_users: Arc::default(),
-    };
+    let hasher = Counting::new(inner.clone());
     let users = InMemoryUserStore::new();
     let hash = inner.hash_blocking(PASSWORD).unwrap();
     users.insert("ada", User::new("u1", hash.clone(), ["read"]));
@@ -425,11 +456,7 @@ async fn counting_server(
     users: impl UserStore + Clone,
     throttle: ThrottlePolicy,
 ) -> (Server, Counting) {
-    let hasher = Counting {
-        inner: Argon2Hasher::new(cheap()).unwrap(),
-        verifications: Arc::default(),
-        unknown_users: Arc::default(),
-    };
+    let hasher = Counting::new(Argon2Hasher::new(cheap()).unwrap());
     let service = login_handler(users, TokenIssuer::new(key()), hasher.clone()).throttle(throttle);
     let server = Server::start(Router::new().route_service("/login", service)).await;
     (server, hasher)
@@ -447,11 +474,7 @@ async fn a_parallel_burst_of_wrong_passwords_costs_at_most_free_failures_plus_on
     // Every verification is held at a gate until all 50 attempts are either held there or
     // answered: the attempts overlap for certain, as a real burst's would, whatever the
     // scheduling (run one after another, check-then-count would also cost only 6).
-    let gated = Gated {
-        inner: Argon2Hasher::new(cheap()).unwrap(),
-        gate: Arc::new(tokio::sync::Semaphore::new(0)),
-        verified: Arc::default(),
-    };
+    let gated = Counting::gated(Argon2Hasher::new(cheap()).unwrap());
     let service = login_handler(users, TokenIssuer::new(key()), gated.clone())
         .throttle(clock.free_failures(5));
     let server = Arc::new(Server::start(Router::new().route_service("/login", service)).await);
@@ -465,11 +488,11 @@ async fn a_parallel_burst_of_wrong_passwords_costs_at_most_free_failures_plus_on
             reply
         });
     }
-    while gated.verified.load(Ordering::SeqCst) + answered.load(Ordering::SeqCst) < 50 {
+    while gated.verified() + answered.load(Ordering::SeqCst) < 50 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let checked = gated.verified.load(Ordering::SeqCst);
-    gated.gate.add_permits(50);
+    let checked = gated.verified();
+    gated.open(50);
     let mut replies = Vec::new();
     while let Some(reply) = tasks.join_next().await {
         replies.push(reply.unwrap());
@@ -608,32 +631,6 @@ async fn a_saturated_hashing_pool_answers_503_with_retry_after() {
     assert_eq!(reply.headers["retry-after"], "1");
 }
 
-/// Runs the real verification, then holds its answer until the gate opens: a login can then
-/// never finish before the test says so.
-#[derive(Clone)]
-struct Gated {
-    inner: Argon2Hasher,
-    gate: Arc<tokio::sync::Semaphore>,
-    verified: Arc<AtomicUsize>,
-}
-
-impl PasswordHashing for Gated {
-    async fn hash(&self, password: Zeroizing<String>) -> Result<String, PasswordError> {
-        self.inner.hash(password).await
-    }
-
-    async fn verify(
-        &self,
-        password: Zeroizing<String>,
-        stored: Option<String>,
-    ) -> Result<Verification, PasswordError> {
-        let verification = self.inner.verify(password, stored).await;
-        self.verified.fetch_add(1, Ordering::SeqCst);
-        self.gate.acquire().await.unwrap().forget();
-        verification
-    }
-}
-
 /// While logins are in flight, a protected request on the same single-threaded runtime still
 /// answers. (That the argon2 work itself runs on the hasher's threads, never the caller's, is
 /// `the_work_runs_on_a_named_worker_thread_not_the_callers` in `src/login/password/tests.rs`.)
@@ -645,11 +642,7 @@ async fn a_login_storm_does_not_block_the_runtime() {
         "demo",
         User::new("u1", inner.hash_blocking(PASSWORD).unwrap(), ["read"]),
     );
-    let gated = Gated {
-        inner,
-        gate: Arc::new(tokio::sync::Semaphore::new(0)),
-        verified: Arc::default(),
-    };
+    let gated = Counting::gated(inner);
     let issuer = TokenIssuer::new(key());
     let app = Router::new()
         .route("/me", axum::routing::get(|| async { "me" }))
@@ -674,7 +667,7 @@ async fn a_login_storm_does_not_block_the_runtime() {
         });
     }
     // Wait until some logins have verified and are held: the storm is in flight.
-    while gated.verified.load(Ordering::SeqCst) == 0 {
+    while gated.verified() == 0 {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let me = server.get("/me", &token).await;
@@ -684,7 +677,7 @@ async fn a_login_storm_does_not_block_the_runtime() {
         0,
         "no login can finish before the gate opens"
     );
-    gated.gate.add_permits(STORM);
+    gated.open(STORM);
     while let Some(status) = logins.join_next().await {
         assert_eq!(status.unwrap(), StatusCode::BAD_REQUEST);
     }
