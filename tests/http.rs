@@ -359,6 +359,20 @@ fn a_safelisted_header_cannot_prove_same_origin() {
 }
 
 #[tokio::test]
+async fn a_header_with_too_many_members_gets_invalid_token() {
+    // Read before any signature check: a flood of members is refused, not compared pairwise.
+    let mut header = String::from(r#"{"alg":"HS256""#);
+    for i in 0..40 {
+        header.push_str(&format!(r#","m{i}":0"#));
+    }
+    header.push('}');
+    let t = hs256_raw(header.as_bytes(), claims("").as_bytes(), SECRET);
+    with_token(layer(), &t)
+        .await
+        .assert_invalid_token(ErrorKind::MalformedToken);
+}
+
+#[tokio::test]
 async fn the_query_string_is_never_a_token_source() {
     let app = app(layer());
     let uri = format!("/me?access_token={}", token(""));
