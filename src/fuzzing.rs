@@ -70,11 +70,12 @@ pub fn is_b64token(token: &[u8]) -> bool {
 /// What [`header`] and [`compact_header`] return: `(alg, kid, typ, crit or b64 seen)`.
 pub type HeaderSummary = (String, Option<String>, Option<String>, bool);
 
-/// What [`registered_claims`] returns: `(exp, nbf, iat, iss, sub, jti, scope, aud matched)`.
+/// What [`registered_claims`] returns: `(exp, nbf, iat, iss, sub, jti, sid, scope, aud matched)`.
 pub type ClaimsSummary = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -130,6 +131,7 @@ pub fn registered_claims(json: &[u8], audience: &str) -> Result<ClaimsSummary, E
         own(claims.iss),
         own(claims.sub),
         own(claims.jti),
+        own(claims.sid),
         own(claims.scope),
         aud,
     ))

@@ -287,6 +287,7 @@ pub fn reference_claims(json: &[u8], audience: &str) -> Option<ClaimsSummary> {
         string("iss")?,
         string("sub")?,
         string("jti")?,
+        string("sid")?,
         string("scope")?,
         aud,
     ))

@@ -88,6 +88,7 @@ pub(crate) struct Facts {
     pub(crate) iss: Option<Box<str>>,
     pub(crate) sub: Option<Box<str>>,
     pub(crate) jti: Option<Box<str>>,
+    pub(crate) sid: Option<Box<str>>,
     /// The token grants every scope the rules require.
     pub(crate) scope_ok: bool,
 }
@@ -100,6 +101,7 @@ impl Facts {
             issuer: self.iss.as_deref(),
             subject: self.sub.as_deref(),
             jwt_id: self.jti.as_deref(),
+            session_id: self.sid.as_deref(),
             expires_at: self.exp,
             issued_at: self.iat,
         }

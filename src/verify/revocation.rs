@@ -21,6 +21,8 @@ pub struct TokenInfo<'a> {
     pub subject: Option<&'a str>,
     /// `jti`, if present.
     pub jwt_id: Option<&'a str>,
+    /// `sid`, if present: the session (refresh-token family) the token was issued in.
+    pub session_id: Option<&'a str>,
     /// `exp`, if present.
     pub expires_at: Option<i64>,
     /// `iat`, if present.
@@ -68,10 +70,22 @@ where
     }
 }
 
-/// One revoked token of a given `jti`: its issuer and expiry.
+/// One revoked token (or session) of a given id: its issuer and the `exp` after which (plus the
+/// leeway) no token it names can be accepted.
 type Entry = (Option<Box<str>>, i64);
 
-/// An in-memory denylist keyed by (`iss`, `jti`).
+/// id -> [(iss, exp)]: looked up by the borrowed id without allocating.
+type Index = HashMap<Box<str>, Vec<Entry>>;
+
+#[derive(Default)]
+struct Lists {
+    /// By `jti`: one token each.
+    tokens: Index,
+    /// By `sid`: every token issued in a session (a refresh-token family).
+    sessions: Index,
+}
+
+/// An in-memory denylist keyed by (`iss`, `jti`), and by (`iss`, `sid`) for whole sessions.
 ///
 /// An entry is kept until the token it names can no longer be accepted: its `exp` plus the
 /// largest leeway of the verifiers that asked about it (60 s, the default leeway, at least).
@@ -85,8 +99,7 @@ type Entry = (Option<Box<str>>, i64);
 /// [`Validation`]: crate::Validation
 #[derive(Clone)]
 pub struct InMemoryDenylist {
-    // jti -> [(iss, exp)]: looked up by the borrowed jti without allocating.
-    entries: Arc<RwLock<HashMap<Box<str>, Vec<Entry>>>>,
+    lists: Arc<RwLock<Lists>>,
     /// How long past `exp` an entry is kept: the largest leeway seen, at least the default.
     retention: Arc<AtomicI64>,
     clock: Option<Arc<dyn Fn() -> i64 + Send + Sync>>,
@@ -98,7 +111,7 @@ const MIN_RETENTION: i64 = 60;
 impl Default for InMemoryDenylist {
     fn default() -> Self {
         Self {
-            entries: Arc::default(),
+            lists: Arc::default(),
             retention: Arc::new(AtomicI64::new(MIN_RETENTION)),
             clock: None,
         }
@@ -135,22 +148,45 @@ impl InMemoryDenylist {
         self.clock.as_ref().map_or_else(now, |clock| clock())
     }
 
-    /// The time until which an entry for a token expiring at `exp` is kept.
-    fn keep_until(&self, exp: i64) -> i64 {
-        exp.saturating_add(self.retention.load(Ordering::Relaxed))
+    /// The largest leeway in use, in seconds: how long past `exp` an entry is kept.
+    #[must_use]
+    pub fn retention(&self) -> i64 {
+        self.retention.load(Ordering::Relaxed)
     }
 
     /// Revokes the token with this `iss` (if any) and `jti`, until it can no longer be accepted:
     /// `expires_at` (its `exp`) plus the largest leeway in use. A token without `exp` (under
     /// `Validation::require_exp(false)`) never expires: pass `i64::MAX`.
     pub fn revoke(&self, issuer: Option<&str>, jwt_id: &str, expires_at: i64) {
+        self.insert(issuer, jwt_id, expires_at, |lists| &mut lists.tokens);
+    }
+
+    /// Revokes every token with this `iss` (if any) and `sid`: a session (a refresh-token
+    /// family) ended by a logout or a detected reuse. `last_expiry` is the latest `exp` any of
+    /// its tokens can carry (the revocation time plus the access-token lifetime does); the entry
+    /// is kept until then plus the largest leeway in use.
+    pub fn revoke_session(&self, issuer: Option<&str>, session_id: &str, last_expiry: i64) {
+        self.insert(issuer, session_id, last_expiry, |lists| &mut lists.sessions);
+    }
+
+    fn insert(
+        &self,
+        issuer: Option<&str>,
+        id: &str,
+        expires_at: i64,
+        index: impl FnOnce(&mut Lists) -> &mut Index,
+    ) {
         let now = self.now();
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|_, list| {
-            list.retain(|(_, exp)| self.keep_until(*exp) >= now);
-            !list.is_empty()
-        });
-        let list = entries.entry(jwt_id.into()).or_default();
+        let retention = self.retention();
+        let mut guard = self.lists.write().unwrap_or_else(|e| e.into_inner());
+        let lists = &mut *guard;
+        for old in [&mut lists.tokens, &mut lists.sessions] {
+            old.retain(|_, list| {
+                list.retain(|(_, exp)| exp.saturating_add(retention) >= now);
+                !list.is_empty()
+            });
+        }
+        let list = index(lists).entry(id.into()).or_default();
         match list.iter_mut().find(|(iss, _)| iss.as_deref() == issuer) {
             Some(entry) => entry.1 = entry.1.max(expires_at),
             None => list.push((issuer.map(Box::from), expires_at)),
@@ -161,17 +197,36 @@ impl InMemoryDenylist {
     /// past its `exp` and leeway is refused by the verifier anyway.
     #[must_use]
     pub fn is_revoked(&self, issuer: Option<&str>, jwt_id: &str) -> bool {
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(jwt_id)
-            .is_some_and(|list| list.iter().any(|(iss, _)| iss.as_deref() == issuer))
+        let lists = self.lists.read().unwrap_or_else(|e| e.into_inner());
+        listed(&lists.tokens, issuer, jwt_id)
     }
 
-    /// How many tokens are listed (expired ones included until the next [`revoke`](Self::revoke)).
+    /// Whether the session with this `iss` and `sid` is revoked.
+    #[must_use]
+    pub fn is_session_revoked(&self, issuer: Option<&str>, session_id: &str) -> bool {
+        let lists = self.lists.read().unwrap_or_else(|e| e.into_inner());
+        listed(&lists.sessions, issuer, session_id)
+    }
+
+    /// Whether a token with these `iss`, `jti` and `sid` is refused: its own entry or its
+    /// session's.
+    fn refuses(
+        &self,
+        issuer: Option<&str>,
+        jwt_id: Option<&str>,
+        session_id: Option<&str>,
+    ) -> bool {
+        let lists = self.lists.read().unwrap_or_else(|e| e.into_inner());
+        jwt_id.is_some_and(|jti| listed(&lists.tokens, issuer, jti))
+            || session_id.is_some_and(|sid| listed(&lists.sessions, issuer, sid))
+    }
+
+    /// How many tokens and sessions are listed (expired ones included until the next write).
     #[must_use]
     pub fn len(&self) -> usize {
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        entries.values().map(Vec::len).sum()
+        let lists = self.lists.read().unwrap_or_else(|e| e.into_inner());
+        lists.tokens.values().map(Vec::len).sum::<usize>()
+            + lists.sessions.values().map(Vec::len).sum::<usize>()
     }
 
     /// Whether the list is empty.
@@ -179,6 +234,18 @@ impl InMemoryDenylist {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Forgets every entry: for a mirror about to be reloaded from its source.
+    pub fn clear(&self) {
+        let mut lists = self.lists.write().unwrap_or_else(|e| e.into_inner());
+        *lists = Lists::default();
+    }
+}
+
+fn listed(index: &Index, issuer: Option<&str>, id: &str) -> bool {
+    index
+        .get(id)
+        .is_some_and(|list| list.iter().any(|(iss, _)| iss.as_deref() == issuer))
 }
 
 impl Revocation for InMemoryDenylist {
@@ -188,9 +255,7 @@ impl Revocation for InMemoryDenylist {
         if token.leeway > self.retention.load(Ordering::Relaxed) {
             self.retention.fetch_max(token.leeway, Ordering::Relaxed);
         }
-        let revoked = token
-            .jwt_id
-            .is_some_and(|jti| self.is_revoked(token.issuer, jti));
+        let revoked = self.refuses(token.issuer, token.jwt_id, token.session_id);
         RevocationCheck::Ready(Ok(revoked))
     }
 }
@@ -244,6 +309,7 @@ mod tests {
             issuer: None,
             subject: None,
             jwt_id: Some("j"),
+            session_id: None,
             expires_at: Some(1_000_000),
             issued_at: None,
             leeway: 300,
@@ -277,5 +343,46 @@ mod tests {
         list.revoke(None, "j", 1_000_000);
         list.revoke(None, "other", 2_000_000);
         assert!(list.is_revoked(None, "j"));
+    }
+
+    #[test]
+    fn a_revoked_session_refuses_every_token_in_it_until_its_last_expiry() {
+        let clock = Arc::new(AtomicI64::new(1_000_000));
+        let list = {
+            let clock = Arc::clone(&clock);
+            InMemoryDenylist::new().clock(move || clock.load(Ordering::SeqCst))
+        };
+        let token = |jti, sid| TokenInfo {
+            issuer: Some("iss"),
+            subject: None,
+            jwt_id: Some(jti),
+            session_id: sid,
+            expires_at: Some(1_000_900),
+            issued_at: None,
+            leeway: 60,
+        };
+        let refused =
+            |info: &TokenInfo<'_>| matches!(list.check(info), RevocationCheck::Ready(Ok(true)));
+        assert!(!refused(&token("a", Some("s1"))));
+        list.revoke_session(Some("iss"), "s1", 1_000_900);
+        assert!(refused(&token("a", Some("s1"))));
+        assert!(refused(&token("b", Some("s1"))));
+        assert!(!refused(&token("a", Some("s2"))));
+        assert!(!refused(&token("a", None)));
+        assert!(list.is_session_revoked(Some("iss"), "s1"));
+        assert!(!list.is_session_revoked(None, "s1"));
+        assert!(
+            !list.is_revoked(Some("iss"), "s1"),
+            "sessions and tokens are apart"
+        );
+        // Kept through the last expiry plus the leeway, then dropped at the next write.
+        clock.store(1_000_960, Ordering::SeqCst);
+        list.revoke(None, "other", 2_000_000);
+        assert!(list.is_session_revoked(Some("iss"), "s1"));
+        clock.store(1_000_961, Ordering::SeqCst);
+        list.revoke(None, "other", 2_000_000);
+        assert!(!list.is_session_revoked(Some("iss"), "s1"));
+        list.clear();
+        assert!(list.is_empty());
     }
 }

@@ -41,7 +41,9 @@ pub(crate) fn classify(err: &serde_json::Error) -> ErrorKind {
     }
     if let Some(at) = message.find(TYPE_PREFIX) {
         let name = &message[at + TYPE_PREFIX.len()..];
-        for claim in ["exp", "nbf", "iat", "iss", "sub", "aud", "jti", "scope"] {
+        for claim in [
+            "exp", "nbf", "iat", "iss", "sub", "aud", "jti", "sid", "scope",
+        ] {
             if name.starts_with(claim) {
                 return ErrorKind::InvalidClaimType(claim);
             }

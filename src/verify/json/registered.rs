@@ -120,6 +120,8 @@ pub(crate) struct RegisteredClaims<'de> {
     pub(crate) iss: Option<Cow<'de, str>>,
     pub(crate) sub: Option<Cow<'de, str>>,
     pub(crate) jti: Option<Cow<'de, str>>,
+    /// `sid`: the session (refresh-token family) the token was issued in.
+    pub(crate) sid: Option<Cow<'de, str>>,
     pub(crate) scope: Option<Cow<'de, str>>,
     pub(crate) aud: AudienceMatch,
 }
@@ -159,6 +161,7 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
             iss: None,
             sub: None,
             jti: None,
+            sid: None,
             scope: None,
             aud: AudienceMatch::Absent,
         };
@@ -170,6 +173,7 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
                 "iss" => claims.iss = Some(map.next_value_seed(StrSeed("iss"))?.0),
                 "sub" => claims.sub = Some(map.next_value_seed(StrSeed("sub"))?.0),
                 "jti" => claims.jti = Some(map.next_value_seed(StrSeed("jti"))?.0),
+                "sid" => claims.sid = Some(map.next_value_seed(StrSeed("sid"))?.0),
                 "scope" => claims.scope = Some(map.next_value_seed(StrSeed("scope"))?.0),
                 "aud" => {
                     claims.aud = map.next_value_seed(AudienceSeed {

@@ -44,6 +44,7 @@ impl Verifier {
             issuer: registered.iss.as_deref(),
             subject: registered.sub.as_deref(),
             jwt_id: registered.jti.as_deref(),
+            session_id: registered.sid.as_deref(),
             expires_at: registered.exp,
             issued_at: registered.iat,
         };
@@ -55,6 +56,7 @@ impl Verifier {
             iss: info.issuer.map(Box::from),
             sub: info.subject.map(Box::from),
             jti: info.jwt_id.map(Box::from),
+            sid: info.session_id.map(Box::from),
             scope_ok,
         }))
     }

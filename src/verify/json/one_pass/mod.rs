@@ -63,6 +63,7 @@ impl RegisteredClaims<'_> {
             iss: None,
             sub: None,
             jti: None,
+            sid: None,
             scope: None,
             aud: AudienceMatch::Absent,
         }
@@ -78,6 +79,7 @@ pub(in crate::verify::json) enum Member {
     Iss,
     Sub,
     Jti,
+    Sid,
     Scope,
     Aud,
     Other,
@@ -93,6 +95,7 @@ impl Member {
         const ISS: u64 = fingerprint("iss");
         const SUB: u64 = fingerprint("sub");
         const JTI: u64 = fingerprint("jti");
+        const SID: u64 = fingerprint("sid");
         const SCOPE: u64 = fingerprint("scope");
         const AUD: u64 = fingerprint("aud");
         match print {
@@ -102,6 +105,7 @@ impl Member {
             ISS => Member::Iss,
             SUB => Member::Sub,
             JTI => Member::Jti,
+            SID => Member::Sid,
             SCOPE => Member::Scope,
             AUD => Member::Aud,
             _ => Member::Other,

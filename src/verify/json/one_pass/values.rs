@@ -25,13 +25,14 @@ impl<'de, T: DeserializeSeed<'de>> DeserializeSeed<'de> for ClaimSeed<'_, 'de, T
                 *slot = Some(number.numeric_date());
                 self.inner.deserialize(NumberDe(number, PhantomData))
             }
-            Member::Iss | Member::Sub | Member::Jti | Member::Scope => {
+            Member::Iss | Member::Sub | Member::Jti | Member::Sid | Member::Scope => {
                 let value = d.deserialize_str(StrVisitor("string claim"))?.0;
                 let claims = self.inner.deserialize(StrDe(&value, PhantomData));
                 let slot = match self.member {
                     Member::Iss => &mut r.iss,
                     Member::Sub => &mut r.sub,
                     Member::Jti => &mut r.jti,
+                    Member::Sid => &mut r.sid,
                     _ => &mut r.scope,
                 };
                 *slot = Some(value);
