@@ -66,6 +66,7 @@
 //! (the example server uses `tower_governor`).
 
 pub mod password;
+mod refresh;
 mod store;
 mod throttle;
 
@@ -91,6 +92,7 @@ use zeroize::Zeroizing;
 
 use crate::issue::{IssuedToken, TokenIssuer};
 use crate::login::password::{PasswordError, PasswordHashing, Verification};
+use crate::session::{RefreshToken, Sessions};
 use crate::verify::revocation::BoxError;
 use throttle::{Throttle, account_key, unknown_name_key};
 
@@ -118,6 +120,7 @@ where
         }),
         throttle: Arc::new(Throttle::new(ThrottlePolicy::default())),
         body_limit: DEFAULT_BODY_LIMIT,
+        sessions: None,
     }
 }
 
@@ -126,6 +129,7 @@ pub struct LoginService<U, H> {
     shared: Arc<Shared<U, H>>,
     throttle: Arc<Throttle>,
     body_limit: usize,
+    sessions: Option<Sessions>,
 }
 
 struct Shared<U, H> {
@@ -150,6 +154,15 @@ impl<U, H> LoginService<U, H> {
         self
     }
 
+    /// Keeps sessions: a successful password grant also returns a `refresh_token`, and
+    /// `grant_type=refresh_token` is accepted (see [`crate::session`]). Give it the issuer
+    /// given to [`login_handler`].
+    #[must_use]
+    pub fn sessions(mut self, sessions: Sessions) -> Self {
+        self.sessions = Some(sessions);
+        self
+    }
+
     /// The cap on a request body or `Login` message, in bytes.
     #[must_use]
     pub fn max_body_len(&self) -> usize {
@@ -163,6 +176,7 @@ impl<U, H> Clone for LoginService<U, H> {
             shared: Arc::clone(&self.shared),
             throttle: Arc::clone(&self.throttle),
             body_limit: self.body_limit,
+            sessions: self.sessions.clone(),
         }
     }
 }
@@ -172,6 +186,7 @@ impl<U, H> fmt::Debug for LoginService<U, H> {
         f.debug_struct("LoginService")
             .field("issuer", &self.shared.issuer)
             .field("body_limit", &self.body_limit)
+            .field("sessions", &self.sessions.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -212,6 +227,8 @@ pub enum LoginError {
     InvalidRequest(&'static str),
     /// Unknown user, wrong password or disabled account: deliberately one answer.
     InvalidGrant,
+    /// A refresh token that is invalid, expired, revoked or reused (`invalid_grant` too).
+    InvalidRefresh,
     /// None of the requested scopes is held by the user.
     InvalidScope,
     /// Too many failed attempts on this account; retry after the delay.
@@ -229,7 +246,7 @@ impl LoginError {
     pub const fn code(&self) -> &'static str {
         match self {
             LoginError::InvalidRequest(_) => "invalid_request",
-            LoginError::InvalidGrant => "invalid_grant",
+            LoginError::InvalidGrant | LoginError::InvalidRefresh => "invalid_grant",
             LoginError::InvalidScope => "invalid_scope",
             LoginError::Throttled { .. } => "slow_down",
             LoginError::Unavailable(_) => "temporarily_unavailable",
@@ -242,6 +259,7 @@ impl LoginError {
         match self {
             LoginError::InvalidRequest(why) | LoginError::Unavailable(why) => why,
             LoginError::InvalidGrant => "the username or password is incorrect",
+            LoginError::InvalidRefresh => "the refresh token is invalid, expired or revoked",
             LoginError::InvalidScope => "none of the requested scopes can be granted",
             LoginError::Throttled { .. } => "too many failed attempts; retry later",
         }
@@ -293,7 +311,7 @@ impl Failure {
             Failure::UnsupportedGrantType => (
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                "only the password grant is supported",
+                "only the password and refresh_token grants are supported",
             ),
             Failure::Login(err) => {
                 let status = match err {
@@ -331,7 +349,7 @@ pub(crate) fn retry_after_secs(wait: Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
-fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
+pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -341,11 +359,19 @@ fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<
     response
 }
 
-/// A parsed password grant.
-struct Grant {
-    username: String,
-    password: Zeroizing<String>,
-    scope: Option<String>,
+/// A parsed token request.
+enum Grant {
+    /// RFC 6749 §4.3.
+    Password {
+        username: String,
+        password: Zeroizing<String>,
+        scope: Option<String>,
+    },
+    /// RFC 6749 §6.
+    Refresh {
+        token: Zeroizing<String>,
+        scope: Option<String>,
+    },
 }
 
 impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
@@ -354,17 +380,52 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
         B: Body + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let grant = self.read_grant(request).await?;
-        let token = self
-            .authenticate(&grant.username, grant.password, grant.scope.as_deref())
-            .await?;
-        let body = serde_json::json!({
+        let (token, refresh) = match self.read_grant(request).await? {
+            Grant::Password {
+                username,
+                password,
+                scope,
+            } => {
+                self.password_grant(&username, password, scope.as_deref())
+                    .await?
+            }
+            Grant::Refresh { token, scope } => {
+                let Some(sessions) = &self.sessions else {
+                    return Err(Failure::UnsupportedGrantType);
+                };
+                let (token, refresh) = self.refresh(sessions, &token, scope.as_deref()).await?;
+                (token, Some(refresh))
+            }
+        };
+        let mut body = serde_json::json!({
             "access_token": token.access_token,
             "token_type": "Bearer",
             "expires_in": token.expires_in,
             "scope": token.scope,
         });
+        if let Some(refresh) = refresh {
+            body["refresh_token"] = refresh.expose().into();
+        }
         Ok(json_response(StatusCode::OK, &body))
+    }
+
+    /// The password grant, and the family it starts when sessions are kept.
+    async fn password_grant(
+        &self,
+        username: &str,
+        password: Zeroizing<String>,
+        scope: Option<&str>,
+    ) -> Result<(IssuedToken, Option<RefreshToken>), LoginError> {
+        let Some(sessions) = &self.sessions else {
+            return Ok((self.authenticate(username, password, scope).await?, None));
+        };
+        let (user, scope) = self.check_password(username, password, scope).await?;
+        let (family, refresh) = sessions.start(&user.id, &scope).await.map_err(|err| {
+            tracing::error!(error = %err, "session store failed");
+            LoginError::Unavailable("the session service is unavailable")
+        })?;
+        let token = self.issue(&user, &scope, Some(&family.id))?;
+        Ok((token, Some(refresh)))
     }
 
     /// The login core, without HTTP: checks `username` and `password` and issues a token
@@ -381,6 +442,37 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
         password: Zeroizing<String>,
         scope: Option<&str>,
     ) -> Result<IssuedToken, LoginError> {
+        let (user, scope) = self.check_password(username, password, scope).await?;
+        self.issue(&user, &scope, None)
+    }
+
+    /// Signs an access token for `user` granting `scope`, in the session `family_id` if any.
+    fn issue(
+        &self,
+        user: &User,
+        scope: &str,
+        family_id: Option<&str>,
+    ) -> Result<IssuedToken, LoginError> {
+        let scopes = scope.split_ascii_whitespace();
+        let issued = match family_id {
+            Some(sid) => self.shared.issuer.issue_in_session(&user.id, scopes, sid),
+            None => self.shared.issuer.issue(&user.id, scopes),
+        };
+        let token = issued.map_err(|err| {
+            tracing::error!(error = %err, "token issuing failed");
+            LoginError::Unavailable("the token cannot be issued right now")
+        })?;
+        tracing::info!(user = %user.id, scope = %scope, session = ?family_id, "token issued");
+        Ok(token)
+    }
+
+    /// The password check with its throttling: the user and the scope to grant.
+    async fn check_password(
+        &self,
+        username: &str,
+        password: Zeroizing<String>,
+        scope: Option<&str>,
+    ) -> Result<(User, String), LoginError> {
         if username.is_empty() {
             return Err(LoginError::InvalidRequest("the username is empty"));
         }
@@ -432,16 +524,7 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
             self.rehash(&user, password).await;
         }
         let scope = granted_scope(scope, &user.scopes)?;
-        let token = self
-            .shared
-            .issuer
-            .issue(&user.id, scope.split_ascii_whitespace())
-            .map_err(|err| {
-                tracing::error!(error = %err, "token issuing failed");
-                LoginError::Unavailable("the token cannot be issued right now")
-            })?;
-        tracing::info!(user = %user.id, scope = %scope, "token issued");
-        Ok(token)
+        Ok((user, scope))
     }
 
     /// Exactly one full verification whatever the account's state: an unknown user is checked
@@ -549,22 +632,26 @@ fn invalid(why: &'static str) -> Failure {
     Failure::Login(LoginError::InvalidRequest(why))
 }
 
-fn media_type(value: Option<&HeaderValue>) -> Option<&str> {
+pub(crate) fn media_type(value: Option<&HeaderValue>) -> Option<&str> {
     let value = value?.to_str().ok()?;
     Some(value.split(';').next().unwrap_or("").trim())
 }
 
-/// RFC 6749 §4.3.2, with §3.1's rule that no parameter may be repeated.
+/// RFC 6749 §4.3.2 and §6, with §3.1's rule that no parameter may be repeated.
 fn parse_form(body: &[u8]) -> Result<Grant, Failure> {
     let mut grant_type = None;
     let mut username = None;
     let mut password: Option<Zeroizing<String>> = None;
+    let mut refresh_token: Option<Zeroizing<String>> = None;
     let mut scope = None;
     for (name, value) in form_urlencoded::parse(body) {
         let slot_taken = match &*name {
             "grant_type" => grant_type.replace(value.into_owned()).is_some(),
             "username" => username.replace(value.into_owned()).is_some(),
             "password" => password
+                .replace(Zeroizing::new(value.into_owned()))
+                .is_some(),
+            "refresh_token" => refresh_token
                 .replace(Zeroizing::new(value.into_owned()))
                 .is_some(),
             "scope" => scope.replace(value.into_owned()).is_some(),
@@ -574,16 +661,30 @@ fn parse_form(body: &[u8]) -> Result<Grant, Failure> {
             return Err(invalid("a parameter is repeated"));
         }
     }
-    match grant_type.as_deref() {
-        None => return Err(invalid("grant_type is missing")),
-        Some("password") => {}
-        Some(_) => return Err(Failure::UnsupportedGrantType),
+    let grant_type = grant_type.ok_or(invalid("grant_type is missing"))?;
+    grant(&grant_type, username, password, refresh_token, scope)
+}
+
+/// The grant the parameters make, whichever encoding carried them.
+fn grant(
+    grant_type: &str,
+    username: Option<String>,
+    password: Option<Zeroizing<String>>,
+    refresh_token: Option<Zeroizing<String>>,
+    scope: Option<String>,
+) -> Result<Grant, Failure> {
+    match grant_type {
+        "password" => Ok(Grant::Password {
+            username: username.ok_or(invalid("username is missing"))?,
+            password: password.ok_or(invalid("password is missing"))?,
+            scope,
+        }),
+        "refresh_token" => Ok(Grant::Refresh {
+            token: refresh_token.ok_or(invalid("refresh_token is missing"))?,
+            scope,
+        }),
+        _ => Err(Failure::UnsupportedGrantType),
     }
-    Ok(Grant {
-        username: username.ok_or(invalid("username is missing"))?,
-        password: password.ok_or(invalid("password is missing"))?,
-        scope,
-    })
 }
 
 #[derive(Deserialize)]
@@ -591,6 +692,7 @@ struct JsonGrant {
     grant_type: Option<String>,
     username: Option<String>,
     password: Option<String>,
+    refresh_token: Option<String>,
     scope: Option<String>,
 }
 
@@ -601,18 +703,15 @@ fn parse_json(body: &[u8]) -> Result<Grant, Failure> {
     serde_json::from_slice::<crate::verify::json::Strict>(body)
         .map_err(|_| invalid("the body is not a valid JSON login request"))?;
     // serde's derive refuses a repeated member, which is what §3.1 asks of the form as well.
-    let grant: JsonGrant = serde_json::from_slice(body)
+    let json: JsonGrant = serde_json::from_slice(body)
         .map_err(|_| invalid("the body is not a valid JSON login request"))?;
-    let password = grant.password.map(Zeroizing::new);
-    match grant.grant_type.as_deref() {
-        None | Some("password") => {}
-        Some(_) => return Err(Failure::UnsupportedGrantType),
-    }
-    Ok(Grant {
-        username: grant.username.ok_or(invalid("username is missing"))?,
-        password: password.ok_or(invalid("password is missing"))?,
-        scope: grant.scope,
-    })
+    grant(
+        json.grant_type.as_deref().unwrap_or("password"),
+        json.username,
+        json.password.map(Zeroizing::new),
+        json.refresh_token.map(Zeroizing::new),
+        json.scope,
+    )
 }
 
 /// The grant of a login body, for the fuzz targets.
@@ -624,7 +723,14 @@ pub(crate) fn fuzz_grant(body: &[u8], json: bool) -> Result<(String, String, Opt
         parse_form(body)
     }
     .map_err(drop)?;
-    Ok((grant.username, grant.password.to_string(), grant.scope))
+    match grant {
+        Grant::Password {
+            username,
+            password,
+            scope,
+        } => Ok((username, password.to_string(), scope)),
+        Grant::Refresh { .. } => Err(()),
+    }
 }
 
 /// The requested scopes the user holds, in the order asked; all of the user's when none are
@@ -651,13 +757,28 @@ mod tests {
 
     #[test]
     fn forms_refuse_repeated_and_missing_parameters() {
-        let ok = parse_form(b"grant_type=password&username=ada&password=p%20w&scope=read").unwrap();
-        assert_eq!((ok.username.as_str(), ok.password.as_str()), ("ada", "p w"));
-        assert_eq!(ok.scope.as_deref(), Some("read"));
+        let Ok(Grant::Password {
+            username,
+            password,
+            scope,
+        }) = parse_form(b"grant_type=password&username=ada&password=p%20w&scope=read")
+        else {
+            panic!("not a password grant");
+        };
+        assert_eq!((username.as_str(), password.as_str()), ("ada", "p w"));
+        assert_eq!(scope.as_deref(), Some("read"));
+        let Ok(Grant::Refresh { token, scope }) =
+            parse_form(b"grant_type=refresh_token&refresh_token=abc&client_id=swagger")
+        else {
+            panic!("not a refresh grant");
+        };
+        assert_eq!((token.as_str(), scope), ("abc", None));
         for body in [
             &b"grant_type=password&username=a&username=b&password=x"[..],
             b"grant_type=password&grant_type=password&username=a&password=x",
             b"grant_type=password&username=a&password=x&password=y",
+            b"grant_type=refresh_token&refresh_token=a&refresh_token=b",
+            b"grant_type=refresh_token",
         ] {
             assert!(matches!(
                 parse_form(body),

@@ -65,6 +65,12 @@ pub trait UserStore: Send + Sync + 'static {
         username: &str,
     ) -> impl Future<Output = Result<Option<User>, BoxError>> + Send;
 
+    /// The user with this id (the token's `sub`), if any: a refresh reads the account again.
+    fn user_by_id(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<User>, BoxError>> + Send;
+
     /// Replaces the password hash of the user with this id (rehash on login).
     fn set_password_hash(
         &self,
@@ -108,6 +114,11 @@ impl InMemoryUserStore {
 impl UserStore for InMemoryUserStore {
     async fn find_user(&self, username: &str) -> Result<Option<User>, BoxError> {
         Ok(self.get(username))
+    }
+
+    async fn user_by_id(&self, user_id: &str) -> Result<Option<User>, BoxError> {
+        let users = self.users.read().unwrap_or_else(|e| e.into_inner());
+        Ok(users.values().find(|user| user.id == user_id).cloned())
     }
 
     async fn set_password_hash(
