@@ -57,6 +57,8 @@
 //! | [`layer`] | tower and `http` | [`JwtAuthLayer`], reading the credential ([`TokenSource`]), the rejections (`WWW-Authenticate`, statuses, gRPC codes), [`RequireScopeLayer`] and [`MethodScopes`], [`ClaimsExt`] |
 //! | `issue` (feature `issue`) | signing | `SigningKey`, `TokenIssuer`, JWKS publishing; no passwords |
 //! | `login` (feature `login`) | the password grant | `login_handler`, throttling, the user store, and `login::password` (policy, stored hash, argon2 engine, worker pool) |
+//! | `session` (feature `login`) | sessions | refresh-token families with rotation and reuse detection, the RFC 7009 revocation endpoint, the store contract (`RefreshStore`, `RevocationStore`) and its in-memory reference |
+//! | `testkit` (feature `testkit`) | conformance | the checks any session or user store must pass, the 50-task rotation race included |
 //! | `axum`, `tonic` (features) | framework faces | the `JwtClaims` extractor; `NamedService`, claims from a `tonic::Request`, the gRPC `Login` |
 //!
 //! A request goes through them in this order: the `Authorization` header is read by
@@ -74,6 +76,7 @@
 //! | `axum` | the `axum::JwtClaims` extractor (`FromRequestParts` and `OptionalFromRequestParts`) | no |
 //! | `issue` | token issuing: `SigningKey`, `TokenIssuer`, JWKS publishing (no argon2) | no |
 //! | `login` | `issue`, plus the password grant: `login::password` (argon2id off the executor), `login::login_handler` | no |
+//! | `testkit` | `login`, plus `testkit`: the conformance suite of session and user stores | no |
 //! | `tonic` | `NamedService` forwarding for `JwtAuth`/`RequireScope`, `tonic::RequestClaimsExt` to read claims from a `tonic::Request` | no |
 //!
 //! [tower]: https://docs.rs/tower
@@ -101,6 +104,8 @@ pub mod session;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]

@@ -236,9 +236,19 @@ fn claims_saturation_escaped_names_and_aud_arrays() {
         Err(ErrorKind::InvalidClaimType("aud"))
     );
     assert_eq!(
-        registered_claims(br#"{"aud":[]}"#, "api").map(|c| c.7),
+        registered_claims(br#"{"aud":[]}"#, "api").map(|c| c.8),
         Ok(Some(false))
     );
+    // `sid` (a session, issue 11) is read and type-checked like `jti`.
+    assert_eq!(
+        registered_claims(br#"{"sid":"s1"}"#, "api").map(|c| c.6),
+        Ok(Some("s1".to_owned()))
+    );
+    assert_eq!(
+        registered_claims(br#"{"sid":1}"#, "api"),
+        Err(ErrorKind::InvalidClaimType("sid"))
+    );
+    assert!(one_pass_agrees(br#"{"sid":"s1","sub":"a"}"#, "api"));
     for json in [
         &br#"{"exp":18446744073709551685.7}"#[..],
         br#"{"exp":1,"\u0060xAAAAAp":1,"\u0060xAAAAAq":1}"#,

@@ -446,6 +446,10 @@ impl UserStore for LooseStore {
         self.0.find_user(&folded).await
     }
 
+    async fn user_by_id(&self, id: &str) -> Result<Option<User>, BoxError> {
+        self.0.user_by_id(id).await
+    }
+
     async fn set_password_hash(&self, id: &str, hash: String) -> Result<(), BoxError> {
         self.0.set_password_hash(id, hash).await
     }

@@ -12,7 +12,7 @@
 //! use tower_jwt_auth::login::{InMemoryUserStore, login_handler};
 //! use tower_jwt_auth::login::password::{Argon2Hasher, PasswordPolicy};
 //! use tower_jwt_auth::session::{InMemorySessionStore, Sessions, revocation_handler};
-//! use tower_jwt_auth::verify::revocation::InMemoryDenylist;
+//! use tower_jwt_auth::verify::InMemoryDenylist;
 //! use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
