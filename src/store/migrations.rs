@@ -8,6 +8,8 @@
 //! winner's rows and skips. A database whose newest version is beyond what this build knows was
 //! migrated by a newer build: it is refused rather than used with a schema we cannot read.
 
+use sqlx::Executor as _;
+
 use super::unix_now;
 use crate::verify::revocation::BoxError;
 
@@ -87,8 +89,7 @@ pub(crate) async fn run_sqlite(pool: &sqlx::SqlitePool) -> Result<usize, BoxErro
     let mut applied_now = 0;
     // The bookkeeping table itself, under the write lock like the rest.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
-    sqlx::raw_sql(CREATE_MIGRATIONS_TABLE)
-        .execute(&mut *tx)
+    tx.execute(sqlx::raw_sql(CREATE_MIGRATIONS_TABLE))
         .await
         .map_err(err)?;
     tx.commit().await.map_err(err)?;
@@ -110,8 +111,7 @@ pub(crate) async fn run_sqlite(pool: &sqlx::SqlitePool) -> Result<usize, BoxErro
             tx.rollback().await.map_err(err)?;
             continue;
         }
-        sqlx::raw_sql(migration.sql)
-            .execute(&mut *tx)
+        tx.execute(sqlx::raw_sql(migration.sql))
             .await
             .map_err(err)?;
         sqlx::query(
@@ -149,8 +149,7 @@ pub(crate) async fn run_postgres(pool: &sqlx::PgPool) -> Result<usize, BoxError>
         .execute(&mut *tx)
         .await
         .map_err(err)?;
-    sqlx::raw_sql(CREATE_MIGRATIONS_TABLE)
-        .execute(&mut *tx)
+    tx.execute(sqlx::raw_sql(CREATE_MIGRATIONS_TABLE))
         .await
         .map_err(err)?;
     tx.commit().await.map_err(err)?;
@@ -177,8 +176,7 @@ pub(crate) async fn run_postgres(pool: &sqlx::PgPool) -> Result<usize, BoxError>
             tx.rollback().await.map_err(err)?;
             continue;
         }
-        sqlx::raw_sql(migration.sql)
-            .execute(&mut *tx)
+        tx.execute(sqlx::raw_sql(migration.sql))
             .await
             .map_err(err)?;
         sqlx::query(

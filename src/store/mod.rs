@@ -429,6 +429,26 @@ impl RevocationStore for SqlStore {
 mod tests {
     use super::*;
 
+    /// Compiles only if the futures are `Send`, so that an application can spawn them: an
+    /// `async fn` calling sqlx's generic executors can lose `Send` to a lifetime inference
+    /// limit.
+    #[allow(dead_code, clippy::let_underscore_future)]
+    fn futures_are_send(
+        store: &'static SqlStore,
+        user: &'static User,
+        rows: &'static [(String, User)],
+    ) {
+        fn send<T: Send>(_: T) {}
+        send(SqlStore::connect("sqlite::memory:"));
+        send(store.migrate());
+        send(store.add_user("a", user));
+        send(store.upsert_user("a", user));
+        send(store.set_disabled("a", true));
+        send(store.list_users());
+        send(store.import_users(rows));
+        send(store.purge_revoked_tokens(0));
+    }
+
     #[test]
     fn the_backend_is_chosen_by_the_scheme_whatever_its_case() {
         assert_eq!(backend_of("sqlite:auth.db").unwrap(), Backend::Sqlite);
