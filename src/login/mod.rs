@@ -55,7 +55,11 @@
 //! legacy import, a policy raised since), until its owner's next successful login rehashes it;
 //! slower when they are stronger (up to `max_stored_m_cost_kib`). Timing can tell such accounts
 //! apart. Rehash imported hashes in bulk where you can, or change the policy only together with
-//! a migration.
+//! a migration. The same holds for bcrypt hashes imported with the feature `legacy-hashes`: each
+//! is verified at its own cost (a few hundred milliseconds at passlib's default of 12, up to
+//! `max_stored_bcrypt_cost`), far slower than the default argon2id, until its owner's next
+//! successful login replaces it (see
+//! [Legacy hashes](password#legacy-hashes-feature-legacy-hashes)).
 //!
 //! # Throttling
 //!
