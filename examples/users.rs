@@ -40,7 +40,12 @@ async fn main() -> Result<(), Error> {
     let store = SqlStore::connect(&url)
         .await
         .map_err(|e| format!("DATABASE_URL {url:?}: {e}"))?;
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["add", username, options @ ..] => add(&store, username, options).await,
         ["disable", username] => set_disabled(&store, username, true).await,
         ["enable", username] => set_disabled(&store, username, false).await,
@@ -118,11 +123,15 @@ async fn import(store: &SqlStore, file: &str) -> Result<(), Error> {
         }
         let (username, hash) = (field(0), field(1));
         if username.is_empty() || hash.is_empty() {
-            return Err(format!("{file}:{line}: a username and a password hash are required").into());
+            return Err(
+                format!("{file}:{line}: a username and a password hash are required").into(),
+            );
         }
         if !hash.starts_with('$') {
             // Never echo the field: it may be a password pasted into the wrong column.
-            return Err(format!("{file}:{line}: the second field is not a PHC or bcrypt hash").into());
+            return Err(
+                format!("{file}:{line}: the second field is not a PHC or bcrypt hash").into(),
+            );
         }
         let scopes = field(2).split_ascii_whitespace().map(str::to_owned);
         rows.push((username.to_owned(), User::new(username, hash, scopes)));

@@ -51,10 +51,9 @@
 //! executor.
 //!
 //! One caveat remains: an account whose stored hash was written with other parameters than the
-//! policy's is verified at *its* parameters: faster than the others when they are weaker (a
-//! legacy import, a policy raised since), until its owner's next successful login rehashes it;
-//! slower when they are stronger (up to `max_stored_m_cost_kib`). Timing can tell such accounts
-//! apart. Rehash imported hashes in bulk where you can, or change the policy only together with
+//! policy's is verified at *its* parameters, faster or slower than the others (up to
+//! `max_stored_m_cost_kib`), until its owner's next successful login replaces it by a hash at
+//! the policy. Timing can tell such accounts apart until then. Rehash imported hashes in bulk where you can, or change the policy only together with
 //! a migration. The same holds for bcrypt hashes imported with the feature `legacy-hashes`: each
 //! is verified at its own cost (a few hundred milliseconds at passlib's default of 12, up to
 //! `max_stored_bcrypt_cost`), far slower than the default argon2id, until its owner's next

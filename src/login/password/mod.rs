@@ -72,16 +72,16 @@
 //!
 //! # Rehash on login
 //!
-//! [`Verification::needs_rehash`] is `true` when the password matched a stored hash weaker than
-//! the current [`PasswordPolicy`]: see [`PasswordPolicy::needs_rehash`] for the rules. Save a
+//! [`Verification::needs_rehash`] is `true` when the password matched a stored hash that differs
+//! from the current [`PasswordPolicy`]: see [`PasswordPolicy::needs_rehash`] for the rules. Save a
 //! fresh hash then, as passlib's `deprecated="auto"` does.
 //!
 //! # Which stored hashes verify
 //!
 //! | stored hash | verifies | `needs_rehash` |
 //! |---|---|---|
-//! | `$argon2id$v=19$…` at or above the policy | yes | no |
-//! | `$argon2id$v=19$…` below the policy, or a salt under 16 bytes, or an output under 32 bytes | yes | yes |
+//! | `$argon2id$v=19$…` with exactly the policy's `m`, `t`, `p` and a 32-byte output | yes | no |
+//! | `$argon2id$v=19$…` with any other `m`, `t`, `p` (stronger ones too, such as passlib's defaults `m=65536,t=3,p=4`), or a salt under 16 bytes, or another output length | yes | yes |
 //! | `$argon2i$…`, `$argon2d$…`, `v=16` | yes | yes |
 //! | no `v=` field (written by argon2 before version 1.3) | yes, as version 0x10, like the reference implementation's `argon2_verify` | yes |
 //! | another version (`v=20`), another algorithm (`$scrypt$`, `$pbkdf2-sha256$`, bcrypt without the feature `legacy-hashes`, …) | no: [`PasswordError::UnsupportedHash`] | – |
@@ -215,7 +215,7 @@ const OUTPUT_LEN: usize = 32;
 pub struct Verification {
     /// The password matches the stored hash. Always `false` for an unknown user.
     pub matches: bool,
-    /// The password matched, but the stored hash is weaker than the current policy: hash the
+    /// The password matched, but the stored hash differs from the current policy: hash the
     /// password again and store the new PHC string. Always `false` when the password did not
     /// match.
     pub needs_rehash: bool,

@@ -112,13 +112,15 @@ impl PasswordPolicy {
         self
     }
 
-    /// Whether a stored hash is weaker than this policy and should be replaced by a fresh hash
+    /// Whether a stored hash differs from this policy and should be replaced by a fresh hash
     /// the next time its owner logs in. Cheap: parses the string, computes nothing.
     ///
     /// A hash needs a rehash when any of these holds: its algorithm is not argon2id; its version
-    /// is not 0x13 (19), a missing `v=` counting as 0x10; its `m`, `t` or `p` is lower than this
-    /// policy's; its salt is shorter than 16 bytes; its output is shorter than 32 bytes. A hash
-    /// with higher costs than the policy does not need one. With the feature `legacy-hashes`, a
+    /// is not 0x13 (19), a missing `v=` counting as 0x10; its `m`, `t` or `p` differs from this
+    /// policy's, higher ones included; its salt is shorter than 16 bytes; its output is not 32
+    /// bytes. Replacing stronger hashes too is what passlib's `deprecated="auto"` and Django's
+    /// `must_update` do: after one login each account costs exactly the policy's verification,
+    /// so timing no longer tells imported accounts apart. With the feature `legacy-hashes`, a
     /// bcrypt hash (`$2a$`, `$2b$`, `$2y$`) always needs one.
     ///
     /// # Errors

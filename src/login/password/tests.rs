@@ -184,7 +184,8 @@ async fn a_hash_below_policy_asks_for_a_rehash() {
         let check = new.verify(secret("wrong"), Some(stored.clone())).await;
         assert!(!check.unwrap().needs_rehash);
     }
-    // A hash above the policy is kept.
+    // A hash above the policy is replaced too (passlib and Django do the same): after one login,
+    // every account costs the policy's verification, so timing tells none apart.
     let stronger = hasher(PasswordPolicy {
         m_cost_kib: 128,
         ..cheap()
@@ -192,6 +193,10 @@ async fn a_hash_below_policy_asks_for_a_rehash() {
     .hash_blocking("pw")
     .unwrap();
     let check = old.verify(secret("pw"), Some(stronger)).await.unwrap();
+    assert!(check.matches && check.needs_rehash);
+    // Exactly the policy: kept.
+    let same = old.hash_blocking("pw").unwrap();
+    let check = old.verify(secret("pw"), Some(same)).await.unwrap();
     assert!(check.matches && !check.needs_rehash);
 }
 
@@ -619,11 +624,12 @@ async fn a_stored_hash_with_more_memory_than_the_policy_verifies_in_a_buffer_of_
             .verify(secret("pw"), Some(bigger.clone()))
             .await
             .unwrap();
+        // It verifies, and is replaced by one at the policy.
         assert_eq!(
             check,
             Verification {
                 matches: true,
-                needs_rehash: false
+                needs_rehash: true
             }
         );
         let check = hasher.verify(secret("wrong"), Some(bigger.clone())).await;
