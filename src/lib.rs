@@ -77,6 +77,7 @@
 //! | `issue` | token issuing: `SigningKey`, `TokenIssuer`, JWKS publishing (no argon2) | no |
 //! | `login` | `issue`, plus the password grant: `login::password` (argon2id off the executor), `login::login_handler` | no |
 //! | `testkit` | `login`, plus `testkit`: the conformance suite of session and user stores | no |
+//! | `legacy-hashes` | `login`, plus verifying bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) migrated from passlib or the Python `bcrypt` package, replaced by argon2id on the next login; `PasswordPolicy::max_stored_bcrypt_cost` | no |
 //! | `tonic` | `NamedService` forwarding for `JwtAuth`/`RequireScope`, `tonic::RequestClaimsExt` to read claims from a `tonic::Request` | no |
 //!
 //! [tower]: https://docs.rs/tower

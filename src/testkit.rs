@@ -1,7 +1,8 @@
 //! The conformance suite of session and user stores (feature `testkit`).
 //!
 //! A store of your own (DynamoDB, MySQL, FoundationDB…) proves it keeps the contract of
-//! [`RefreshStore`] and [`RevocationStore`], the atomic rotation above all, by running these
+//! [`RefreshStore`] and [`RevocationStore`] (the atomic rotation above all), [`UserStore`] or
+//! [`ThrottleStore`] (the burst bound), by running these
 //! checks in its tests; the crate runs them against its in-memory, SQLite and Postgres stores.
 //! Each check panics with a message saying what broke.
 //!
@@ -23,8 +24,9 @@
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::login::{User, UserStore};
+use crate::login::{ThrottleStore, User, UserStore};
 use crate::session::{
     Family, RefreshStore, RefreshToken, RevocationStore, Revoked, Rotation, RotationRules,
     TokenHash, new_family_id,
@@ -660,4 +662,116 @@ where
         .expect("user");
     assert!(off.disabled, "the disabled flag was lost");
     assert!(off.scopes.is_empty(), "no scopes became {:?}", off.scopes);
+}
+
+/// The checks of a [`ThrottleStore`] configured with `free_failures` free failures and a first
+/// delay of at least a few seconds (so no block ends during the checks): [`RACERS`] parallel
+/// attempts on one account get exactly `free_failures + 1` reservations, a success clears the
+/// record, a cancelled attempt does not count, and one reservation over several keys is refused
+/// while any of them is blocked.
+pub async fn check_throttle_store<T>(store: T, free_failures: u32)
+where
+    T: ThrottleStore + Clone,
+{
+    let fresh = || format!("id:testkit-{}", new_family_id().expect("random"));
+    let allowed = free_failures as usize + 1;
+
+    // The burst.
+    let key = fresh();
+    let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
+    let mut tasks = Vec::with_capacity(RACERS);
+    for _ in 0..RACERS {
+        let (store, key, barrier) = (store.clone(), key.clone(), Arc::clone(&barrier));
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            // A granted ticket is dropped unsettled: a failure, as a wrong password is.
+            match store.reserve(&[key]).await {
+                Ok(Ok(_ticket)) => Ok(true),
+                Ok(Err(wait)) => {
+                    assert!(wait > Duration::ZERO, "throttle: blocked for no time");
+                    Ok(false)
+                }
+                Err(err) => Err(err.to_string()),
+            }
+        }));
+    }
+    let mut granted = 0;
+    for task in tasks {
+        match task.await.expect("a racer panicked") {
+            Ok(true) => granted += 1,
+            Ok(false) => {}
+            Err(err) => panic!("throttle: the store failed under contention: {err}"),
+        }
+    }
+    assert_eq!(
+        granted, allowed,
+        "throttle: {RACERS} parallel attempts on one account were granted {granted} password \
+         checks; free_failures + 1 = {allowed}"
+    );
+
+    // A success clears the record.
+    let key = fresh();
+    for _ in 0..free_failures {
+        let ticket = ok("reserve", store.reserve(std::slice::from_ref(&key))).await;
+        assert!(ticket.is_ok(), "throttle: blocked within the free failures");
+    }
+    let ticket = ok("reserve", store.reserve(std::slice::from_ref(&key))).await;
+    let ticket = ticket.unwrap_or_else(|_| panic!("throttle: blocked within the free failures"));
+    ok("succeeded", store.succeeded(ticket)).await;
+    for _ in 0..allowed {
+        let ticket = ok("reserve", store.reserve(std::slice::from_ref(&key))).await;
+        assert!(
+            ticket.is_ok(),
+            "throttle: a success did not clear the record"
+        );
+    }
+    assert!(
+        ok("reserve", store.reserve(std::slice::from_ref(&key)))
+            .await
+            .is_err(),
+        "throttle: no block after free_failures + 1 failures"
+    );
+
+    // A cancelled attempt does not count.
+    let key = fresh();
+    for _ in 0..free_failures {
+        drop(ok("reserve", store.reserve(std::slice::from_ref(&key))).await);
+    }
+    for _ in 0..3 {
+        let ticket = ok("reserve", store.reserve(std::slice::from_ref(&key))).await;
+        let ticket = ticket.unwrap_or_else(|_| panic!("throttle: a cancelled attempt counted"));
+        ok("cancel", store.cancel(ticket)).await;
+    }
+    assert!(
+        ok("reserve", store.reserve(std::slice::from_ref(&key)))
+            .await
+            .is_ok(),
+        "throttle: cancelled attempts counted"
+    );
+    assert!(
+        ok("reserve", store.reserve(std::slice::from_ref(&key)))
+            .await
+            .is_err(),
+        "throttle: the block after the last free failure is missing"
+    );
+
+    // Several keys at once: refused while any is blocked, and nothing counted then.
+    let (blocked, other) = (fresh(), fresh());
+    for _ in 0..allowed {
+        drop(ok("reserve", store.reserve(std::slice::from_ref(&blocked))).await);
+    }
+    assert!(
+        ok("reserve", store.reserve(&[other.clone(), blocked.clone()]))
+            .await
+            .is_err(),
+        "throttle: a reservation over a blocked key went through"
+    );
+    for _ in 0..allowed {
+        assert!(
+            ok("reserve", store.reserve(std::slice::from_ref(&other)))
+                .await
+                .is_ok(),
+            "throttle: a refused reservation counted on its other keys"
+        );
+    }
 }

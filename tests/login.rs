@@ -51,6 +51,7 @@ fn config(scopes: &[&str]) -> app::Config {
         throttle: ThrottlePolicy::default(),
         // The per-client limit has its own test; the rest log in as often as they need.
         login_rate_per_minute: 0,
+        database_url: None,
     }
 }
 

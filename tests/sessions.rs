@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use tower_jwt_auth::axum::JwtClaims;
 use tower_jwt_auth::login::password::{Argon2Hasher, PasswordPolicy};
-use tower_jwt_auth::login::{InMemoryUserStore, User, login_handler};
+use tower_jwt_auth::login::{
+    InMemoryThrottle, InMemoryUserStore, ThrottlePolicy, User, login_handler,
+};
 use tower_jwt_auth::session::{
     Family, InMemorySessionStore, RefreshPolicy, RefreshStore, RevocationStore, Revoked, Rotation,
     RotationRules, Sessions, TokenHash, revocation_handler,
@@ -29,6 +31,10 @@ const PASSWORD: &str = "correct horse battery staple";
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_in_memory_stores_pass_the_conformance_suite() {
     testkit::check_session_store(InMemorySessionStore::new()).await;
+    let policy = ThrottlePolicy::default()
+        .free_failures(3)
+        .delays(Duration::from_secs(60), Duration::from_secs(60));
+    testkit::check_throttle_store(InMemoryThrottle::new(policy), 3).await;
     let users = InMemoryUserStore::new();
     let insert = users.clone();
     testkit::check_user_store(users, move |name, user| {

@@ -14,7 +14,14 @@ use tower_jwt_auth::login::ThrottlePolicy;
 use tower_jwt_auth::login::password::PasswordPolicy;
 use tower_jwt_auth::{Claims, RequireScopeLayer, TokenIssuer};
 
-use crate::demo::{Demo, Error, login_service};
+use tower_jwt_auth::login::password::{Argon2Hasher, PasswordHashing, Zeroizing};
+use tower_jwt_auth::login::{InMemoryUserStore, User, UserStore, login_handler};
+use tower_jwt_auth::session::{
+    InMemorySessionStore, RefreshStore, RevocationStore, Sessions, revocation_handler,
+};
+use tower_jwt_auth::verify::InMemoryDenylist;
+
+use crate::demo::{Demo, Error};
 
 /// What the server is made of.
 pub struct Config {
@@ -26,19 +33,78 @@ pub struct Config {
     pub policy: PasswordPolicy,
     /// Back-off of failed logins.
     pub throttle: ThrottlePolicy,
-    /// Logins per minute per client IP address before `POST /login` answers 429 (with a burst
-    /// of [`LOGIN_BURST`]); 0 turns the limit off.
+    /// Logins per minute per client IP address before `POST /login` and `POST /revoke` answer
+    /// 429 (with a burst of [`LOGIN_BURST`]); 0 turns the limit off.
     pub login_rate_per_minute: u32,
+    /// Where users, refresh-token families and revocations live (`sqlite://…` or
+    /// `postgres://…`); `None` keeps them in memory, lost on restart.
+    pub database_url: Option<String>,
 }
 
 /// How many logins a client may send at once before the per-minute rate applies.
 pub const LOGIN_BURST: u32 = 10;
 
-/// Builds the router: `POST /login`, `GET /me`, `GET /admin` (scope `admin`), `GET /health`,
-/// and `GET /.well-known/jwks.json` when the key is asymmetric.
+/// Builds the router: `POST /login` (password and refresh grants), `POST /revoke`, `GET /me`,
+/// `GET /admin` (scope `admin`), `GET /health`, and `GET /.well-known/jwks.json` when the key
+/// is asymmetric.
 pub async fn router(config: Config) -> Result<Router, Error> {
+    let hasher = Argon2Hasher::new(config.policy.clone())?;
+    let demo_hash = hasher
+        .hash(Zeroizing::new(config.demo.password.clone()))
+        .await?;
+    let demo = User::new(
+        config.demo.user.clone(),
+        demo_hash,
+        config.demo.scopes.clone(),
+    );
+    match config.database_url.clone() {
+        None => {
+            let users = InMemoryUserStore::new();
+            users.insert(config.demo.user.clone(), demo);
+            build(config, users, InMemorySessionStore::new(), hasher).await
+        }
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        Some(url) => {
+            let store = tower_jwt_auth::store::SqlStore::connect(&url)
+                .await
+                .map_err(|e| format!("DATABASE_URL: {e}"))?;
+            // Created, or updated to the environment's password and scopes, and enabled.
+            store.upsert_user(&config.demo.user, &demo).await?;
+            let purged = store.purge_expired(unix_now() - 24 * 60 * 60).await?;
+            tracing::info!(purged, "expired session families purged");
+            build(config, store.clone(), store, hasher).await
+        }
+        #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+        Some(_) => Err("DATABASE_URL needs the sqlite or postgres feature".into()),
+    }
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+async fn build<U, S>(
+    config: Config,
+    users: U,
+    store: S,
+    hasher: Argon2Hasher,
+) -> Result<Router, Error>
+where
+    U: UserStore,
+    S: RefreshStore + RevocationStore,
+{
     let issuer = config.issuer;
-    let login = login_service(config.demo, issuer.clone(), config.policy, config.throttle).await?;
+    let denylist = InMemoryDenylist::new();
+    let sessions = Sessions::new(store, issuer.clone(), denylist.clone());
+    // Revocations made before this start (by this instance or another) are refused at once.
+    let loaded = sessions.load_revocations().await?;
+    tracing::info!(loaded, "revocations loaded");
+    let login = login_handler(users, issuer.clone(), hasher)
+        .throttle(config.throttle)
+        .sessions(sessions.clone());
 
     let protected = Router::new()
         .route("/me", get(me))
@@ -46,26 +112,29 @@ pub async fn router(config: Config) -> Result<Router, Error> {
             "/admin",
             get(admin).route_layer(RequireScopeLayer::new(["admin"])),
         )
-        .layer(issuer.layer());
-    let mut login = Router::new().route_service("/login", login);
+        .layer(issuer.layer().revocation(denylist));
+    let mut endpoints = Router::new()
+        .route_service("/login", login)
+        .route_service("/revoke", revocation_handler(sessions));
     if config.login_rate_per_minute > 0 {
-        // Per client IP, in front of the token endpoint (tower_governor): the login throttle
-        // is per account, and does nothing against one client spraying passwords over many
-        // accounts or flooding unknown names, each costing a full argon2 verification. Needs
-        // `into_make_service_with_connect_info::<SocketAddr>()` (the peer address); behind a
-        // reverse proxy, key on the address it forwards instead (`SmartIpKeyExtractor`, only
-        // if the proxy sets the header and clients cannot).
+        // Per client IP, in front of the token and revocation endpoints (tower_governor): the
+        // login throttle is per account, and does nothing against one client spraying
+        // passwords over many accounts or flooding unknown names, each costing a full argon2
+        // verification. Needs `into_make_service_with_connect_info::<SocketAddr>()` (the peer
+        // address); behind a reverse proxy, key on the address it forwards instead
+        // (`SmartIpKeyExtractor`, only if the proxy sets the header and clients cannot).
         let limit = GovernorConfigBuilder::default()
             .period(Duration::from_secs(60) / config.login_rate_per_minute)
             .burst_size(LOGIN_BURST)
             .finish()
             .ok_or("invalid login rate limit")?;
-        // `route_layer`: the limit guards /login only, not the fallback of the merged app.
-        login = login.route_layer(GovernorLayer::new(limit).error_handler(rate_limited));
+        // `route_layer`: the limit guards these two routes only, not the fallback of the
+        // merged app. One budget per client for both.
+        endpoints = endpoints.route_layer(GovernorLayer::new(limit).error_handler(rate_limited));
     }
     let mut app = Router::new()
         .merge(protected)
-        .merge(login)
+        .merge(endpoints)
         .route("/health", get(|| async { "ok" }));
     if let Some(jwks) = issuer.jwks_service() {
         app = app.route_service("/.well-known/jwks.json", jwks);

@@ -1,7 +1,7 @@
 //! The whole flow on axum: log in, get a token, call protected routes.
 //!
 //! ```sh
-//! cargo run --example axum_server --features axum,login
+//! cargo run --example axum_server --features axum,login,sqlite,postgres
 //! ```
 //!
 //! Environment (all optional):
@@ -14,7 +14,8 @@
 //! | `BIND_ADDR` | listen address | `127.0.0.1:3000` |
 //! | `DEMO_USER`, `DEMO_PASSWORD` | the demo account | `demo`, a random password printed at start-up |
 //! | `DEMO_SCOPES` | the demo account's scopes | `read` |
-//! | `LOGIN_RATE_PER_MINUTE` | logins per minute per client IP (burst of 10) before `POST /login` answers 429; `0` turns it off | `60` |
+//! | `LOGIN_RATE_PER_MINUTE` | requests per minute per client IP (burst of 10) before `POST /login` and `POST /revoke` answer 429; `0` turns it off | `60` |
+//! | `DATABASE_URL` | where users, refresh-token families and revocations live: `sqlite://FILE` (created on first start) or `postgres://…`; the demo account is created or updated there at start-up | `sqlite://tower-jwt-auth.db` |
 
 #[path = "app.rs"]
 mod app;
@@ -45,6 +46,9 @@ async fn main() -> Result<(), Error> {
                 .map_err(|e| format!("LOGIN_RATE_PER_MINUTE {rate:?}: {e}"))?,
             None => 60,
         },
+        database_url: Some(
+            env("DATABASE_URL").unwrap_or_else(|| "sqlite://tower-jwt-auth.db".into()),
+        ),
     })
     .await?
     .layer(middleware::from_fn(trace));
@@ -53,7 +57,9 @@ async fn main() -> Result<(), Error> {
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
-    println!("  POST /login   (form: grant_type=password&username=…&password=…)");
+    println!("  POST /login   (form: grant_type=password&username=…&password=…,");
+    println!("                 or grant_type=refresh_token&refresh_token=…)");
+    println!("  POST /revoke  (form: token=… ; RFC 7009)");
     println!("  GET  /me      (Authorization: Bearer <access_token>)");
     println!("  GET  /admin   (needs scope admin)");
     println!("  GET  /health");

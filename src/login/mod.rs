@@ -51,11 +51,14 @@
 //! executor.
 //!
 //! One caveat remains: an account whose stored hash was written with other parameters than the
-//! policy's is verified at *its* parameters: faster than the others when they are weaker (a
-//! legacy import, a policy raised since), until its owner's next successful login rehashes it;
-//! slower when they are stronger (up to `max_stored_m_cost_kib`). Timing can tell such accounts
-//! apart. Rehash imported hashes in bulk where you can, or change the policy only together with
-//! a migration.
+//! policy's is verified at *its* parameters, faster or slower than the others (up to
+//! `max_stored_m_cost_kib`), until its owner's next successful login replaces it by a hash at
+//! the policy. Timing can tell such accounts apart until then. Rehash imported hashes in bulk where you can, or change the policy only together with
+//! a migration. The same holds for bcrypt hashes imported with the feature `legacy-hashes`: each
+//! is verified at its own cost (a few hundred milliseconds at passlib's default of 12, up to
+//! `max_stored_bcrypt_cost`), far slower than the default argon2id, until its owner's next
+//! successful login replaces it (see
+//! [Legacy hashes](password#legacy-hashes-feature-legacy-hashes)).
 //!
 //! # Throttling
 //!
@@ -71,8 +74,12 @@ mod store;
 mod throttle;
 
 pub use store::{InMemoryUserStore, User, UserStore};
-pub use throttle::{MAX_THROTTLE_DELAY, ThrottleClock, ThrottlePolicy};
+pub use throttle::{
+    InMemoryThrottle, InMemoryTicket, MAX_THROTTLE_DELAY, ThrottleClock, ThrottlePolicy,
+    ThrottleStore,
+};
 
+use std::any::Any;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
@@ -94,7 +101,7 @@ use crate::issue::{IssuedToken, TokenIssuer};
 use crate::login::password::{PasswordError, PasswordHashing, Verification};
 use crate::session::{RefreshToken, Sessions};
 use crate::verify::revocation::BoxError;
-use throttle::{Throttle, account_key, unknown_name_key};
+use throttle::{account_key, unknown_name_key};
 
 /// Default cap on a login request's body: 16 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
@@ -118,7 +125,7 @@ where
             issuer,
             hasher,
         }),
-        throttle: Arc::new(Throttle::new(ThrottlePolicy::default())),
+        throttle: Arc::new(InMemoryThrottle::new(ThrottlePolicy::default())),
         body_limit: DEFAULT_BODY_LIMIT,
         sessions: None,
     }
@@ -127,7 +134,7 @@ where
 /// The service made by [`login_handler`]. Cheap to clone; clones share the throttling records.
 pub struct LoginService<U, H> {
     shared: Arc<Shared<U, H>>,
-    throttle: Arc<Throttle>,
+    throttle: Arc<dyn DynThrottle>,
     body_limit: usize,
     sessions: Option<Sessions>,
 }
@@ -142,7 +149,15 @@ impl<U, H> LoginService<U, H> {
     /// Replaces the throttling policy of failed attempts (see [`ThrottlePolicy`]).
     #[must_use]
     pub fn throttle(mut self, policy: ThrottlePolicy) -> Self {
-        self.throttle = Arc::new(Throttle::new(policy));
+        self.throttle = Arc::new(InMemoryThrottle::new(policy));
+        self
+    }
+
+    /// Keeps the failed-attempt records in `store` instead of this process's memory: a store
+    /// shared by every instance (Redis) gives an attacker the free failures once in all.
+    #[must_use]
+    pub fn throttle_store(mut self, store: impl ThrottleStore) -> Self {
+        self.throttle = Arc::new(store);
         self
     }
 
@@ -273,6 +288,45 @@ impl fmt::Display for LoginError {
 }
 
 impl std::error::Error for LoginError {}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send + 'a>>;
+
+/// A reservation of any [`ThrottleStore`].
+type AnyTicket = Box<dyn Any + Send>;
+
+/// [`ThrottleStore`] as an object, so the service needs no type parameter for it.
+trait DynThrottle: Send + Sync + 'static {
+    fn reserve<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<AnyTicket, Duration>>;
+    fn succeeded(&self, ticket: AnyTicket) -> BoxFuture<'_, ()>;
+    fn cancel(&self, ticket: AnyTicket) -> BoxFuture<'_, ()>;
+}
+
+impl<T: ThrottleStore> DynThrottle for T {
+    fn reserve<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<AnyTicket, Duration>> {
+        Box::pin(async move {
+            let reserved = ThrottleStore::reserve(self, keys).await?;
+            Ok(reserved.map(|ticket| Box::new(ticket) as AnyTicket))
+        })
+    }
+
+    fn succeeded(&self, ticket: AnyTicket) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            match ticket.downcast::<T::Ticket>() {
+                Ok(ticket) => ThrottleStore::succeeded(self, *ticket).await,
+                Err(_) => Err("a throttle ticket of another store".into()),
+            }
+        })
+    }
+
+    fn cancel(&self, ticket: AnyTicket) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            match ticket.downcast::<T::Ticket>() {
+                Ok(ticket) => ThrottleStore::cancel(self, *ticket).await,
+                Err(_) => Err("a throttle ticket of another store".into()),
+            }
+        })
+    }
+}
 
 /// A login over HTTP that did not produce a token.
 #[derive(Debug)]
@@ -492,13 +546,20 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
         }
         let reservation = self
             .throttle
-            .reserve(keys)
+            .reserve(&keys)
+            .await
+            .map_err(|err| {
+                tracing::error!(error = %err, "throttle store failed");
+                LoginError::Unavailable("the login service is unavailable")
+            })?
             .map_err(|retry_after| LoginError::Throttled { retry_after })?;
         let verification = match self.verify_once(user.as_ref(), &password).await {
             Ok(verification) => verification,
             Err(err) => {
                 // No password was checked: the attempt does not count.
-                reservation.cancel();
+                if let Err(store) = self.throttle.cancel(reservation).await {
+                    tracing::warn!(error = %store, "throttle store failed to uncount an attempt");
+                }
                 return Err(err);
             }
         };
@@ -519,7 +580,9 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
                 return Err(LoginError::InvalidGrant);
             }
         };
-        reservation.succeeded();
+        if let Err(err) = self.throttle.succeeded(reservation).await {
+            tracing::warn!(user = %user.id, error = %err, "throttle store failed to clear a success");
+        }
         if verification.needs_rehash {
             self.rehash(&user, password).await;
         }

@@ -13,7 +13,8 @@ use crate::verify::revocation::BoxError;
 pub struct User {
     /// A stable id; it becomes the token's `sub`.
     pub id: String,
-    /// The argon2 PHC string of the password.
+    /// The argon2 PHC string of the password (or, with the feature `legacy-hashes`, a bcrypt
+    /// hash imported from another application, replaced on the next successful login).
     pub password_hash: String,
     /// Every scope the user may be granted.
     pub scopes: Vec<String>,

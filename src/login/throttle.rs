@@ -6,10 +6,13 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use unicode_normalization::UnicodeNormalization as _;
+
+use crate::verify::revocation::BoxError;
 
 /// How failed logins slow an account down.
 ///
@@ -149,15 +152,15 @@ impl PartialEq for ThrottleClock {
 impl Eq for ThrottleClock {}
 
 /// What a throttling record is kept under.
-pub(crate) fn account_key(user_id: &str) -> Box<str> {
-    format!("id:{user_id}").into()
+pub(crate) fn account_key(user_id: &str) -> String {
+    format!("id:{user_id}")
 }
 
 /// The key of a name no account answers to: NFKC, lower case, no surrounding white space, so
 /// that `Ada`, `ada `, and `ａｄａ` (full width) share their free failures.
-pub(crate) fn unknown_name_key(username: &str) -> Box<str> {
+pub(crate) fn unknown_name_key(username: &str) -> String {
     let normalised: String = username.trim().nfkc().collect();
-    format!("name:{}", normalised.to_lowercase().trim()).into()
+    format!("name:{}", normalised.to_lowercase().trim())
 }
 
 /// `now + delay`, or, where an `Instant` cannot hold that (a clock near its end), the longest
@@ -186,37 +189,71 @@ pub(crate) struct Throttle {
     records: Mutex<HashMap<Box<str>, Record>>,
 }
 
-/// An attempt counted by [`Throttle::reserve`]: it stays counted as a failure unless
-/// [`succeeded`](Self::succeeded) or [`cancel`](Self::cancel) says otherwise. Dropping it
-/// (a client that went away mid-check) leaves it counted: its password check still runs.
-#[must_use]
-pub(crate) struct Attempt<'t> {
-    throttle: &'t Throttle,
-    /// Each key counted, with the block it had before this attempt and the one it set.
-    keys: Vec<(Box<str>, Option<Instant>, Option<Instant>)>,
+/// Where failed-login records live: in each process ([`InMemoryThrottle`]), or shared between
+/// instances (a Redis store), so that an attacker gets the free failures once, not once per
+/// instance.
+///
+/// The contract: [`reserve`](Self::reserve) counts one attempt on every key at once, *as a
+/// failure*, before the password is checked, or answers how long the keys stay blocked
+/// (nothing counted then); the attempt that brings a count past the free failures sets the
+/// block. A ticket dropped unsettled stays a failure; [`succeeded`](Self::succeeded) clears the
+/// keys' records; [`cancel`](Self::cancel) uncounts an attempt that checked no password. So a
+/// burst of N parallel wrong passwords costs at most `free_failures + 1` password checks: the
+/// conformance suite (`testkit::check_throttle_store`) checks it.
+///
+/// An `Err` is a store failure: the login answers 503 and checks no password.
+pub trait ThrottleStore: Send + Sync + 'static {
+    /// What a reservation hands back to settle it.
+    type Ticket: Send + 'static;
+
+    /// Counts an attempt on every one of `keys`, or `Ok(Err(retry_after))` while any of them is
+    /// blocked.
+    fn reserve(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<Result<Self::Ticket, Duration>, BoxError>> + Send;
+
+    /// The password matched: the records of the ticket's keys are cleared.
+    fn succeeded(&self, ticket: Self::Ticket) -> impl Future<Output = Result<(), BoxError>> + Send;
+
+    /// No password was checked: the attempt is uncounted, and its block undone unless a later
+    /// attempt has set another since.
+    fn cancel(&self, ticket: Self::Ticket) -> impl Future<Output = Result<(), BoxError>> + Send;
 }
 
-impl Attempt<'_> {
-    /// The password matched: the account's records are cleared.
-    pub(crate) fn succeeded(self) {
-        let mut records = self.throttle.lock();
-        for (key, ..) in &self.keys {
-            records.remove(key);
-        }
+/// An attempt counted by [`InMemoryThrottle`]: each key, with the block it had before and the
+/// one it set.
+#[derive(Debug)]
+pub struct InMemoryTicket(Vec<(Box<str>, Option<Instant>, Option<Instant>)>);
+
+/// The throttle of one process, in bounded memory (see [`ThrottlePolicy`]). Clones share the
+/// records.
+#[derive(Clone, Debug)]
+pub struct InMemoryThrottle(Arc<Throttle>);
+
+impl InMemoryThrottle {
+    /// A throttle applying `policy`.
+    #[must_use]
+    pub fn new(policy: ThrottlePolicy) -> Self {
+        Self(Arc::new(Throttle::new(policy)))
+    }
+}
+
+impl ThrottleStore for InMemoryThrottle {
+    type Ticket = InMemoryTicket;
+
+    async fn reserve(&self, keys: &[String]) -> Result<Result<InMemoryTicket, Duration>, BoxError> {
+        Ok(self.0.reserve(keys.to_vec()))
     }
 
-    /// No password was checked (the user store or the hashing pool failed): uncount it, and
-    /// undo the block it set unless a later attempt has set another since.
-    pub(crate) fn cancel(self) {
-        let mut records = self.throttle.lock();
-        for (key, before, set) in &self.keys {
-            if let Some(record) = records.get_mut(key) {
-                record.failures = record.failures.saturating_sub(1);
-                if record.blocked_until == *set {
-                    record.blocked_until = *before;
-                }
-            }
-        }
+    async fn succeeded(&self, ticket: InMemoryTicket) -> Result<(), BoxError> {
+        self.0.clear(ticket.0);
+        Ok(())
+    }
+
+    async fn cancel(&self, ticket: InMemoryTicket) -> Result<(), BoxError> {
+        self.0.uncount(ticket.0);
+        Ok(())
     }
 }
 
@@ -232,13 +269,33 @@ impl Throttle {
         self.records.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub(crate) fn clear(&self, keys: Vec<(Box<str>, Option<Instant>, Option<Instant>)>) {
+        let mut records = self.lock();
+        for (key, ..) in &keys {
+            records.remove(key);
+        }
+    }
+
+    pub(crate) fn uncount(&self, keys: Vec<(Box<str>, Option<Instant>, Option<Instant>)>) {
+        let mut records = self.lock();
+        for (key, before, set) in &keys {
+            if let Some(record) = records.get_mut(key) {
+                record.failures = record.failures.saturating_sub(1);
+                if record.blocked_until == *set {
+                    record.blocked_until = *before;
+                }
+            }
+        }
+    }
+
     /// Counts an attempt on every one of `keys` at once, or `Err(retry_after)` while any of
     /// them is blocked (nothing is counted then).
     ///
     /// The attempt counts as a failure from now on: the attempt that brings a count past the
     /// free failures sets the block, and every attempt after it, parallel ones included, is
     /// refused until the block ends.
-    pub(crate) fn reserve(&self, keys: Vec<Box<str>>) -> Result<Attempt<'_>, Duration> {
+    pub(crate) fn reserve(&self, keys: Vec<String>) -> Result<InMemoryTicket, Duration> {
+        let keys: Vec<Box<str>> = keys.into_iter().map(String::into_boxed_str).collect();
         let now = self.policy.clock.now();
         let mut records = self.lock();
         let blocked = keys
@@ -277,10 +334,7 @@ impl Throttle {
                 .map(|delay| block_end(now, delay));
             counted.push((key, before, record.blocked_until));
         }
-        Ok(Attempt {
-            throttle: self,
-            keys: counted,
-        })
+        Ok(InMemoryTicket(counted))
     }
 
     /// Frees `needed` slots: forgotten records first, then the stalest ones that block nothing.
@@ -371,7 +425,7 @@ mod tests {
             Duration::from_millis(1)
         );
         clock.store(1000, Ordering::SeqCst);
-        t.reserve(vec![key()]).unwrap().succeeded();
+        t.clear(t.reserve(vec![key()]).unwrap().0);
         drop(t.reserve(vec![key()]).unwrap());
         assert!(
             t.reserve(vec![key()]).is_ok(),
@@ -412,14 +466,14 @@ mod tests {
         let (policy, _clock) = manual_clock();
         let t = Throttle::new(policy.free_failures(1));
         for _ in 0..10 {
-            t.reserve(vec![account_key("u1")]).unwrap().cancel();
+            t.uncount(t.reserve(vec![account_key("u1")]).unwrap().0);
         }
         drop(t.reserve(vec![account_key("u1")]).unwrap());
         assert!(t.reserve(vec![account_key("u1")]).is_ok());
         // Cancelling the attempt that set a block undoes the block too.
         let t = Throttle::new(ThrottlePolicy::default().free_failures(1));
         drop(t.reserve(vec![account_key("u2")]).unwrap());
-        t.reserve(vec![account_key("u2")]).unwrap().cancel();
+        t.uncount(t.reserve(vec![account_key("u2")]).unwrap().0);
         assert!(t.reserve(vec![account_key("u2")]).is_ok());
     }
 

@@ -74,21 +74,40 @@ impl Engine {
         let Some(stored) = stored else {
             return self.verify_unknown_user(password, scratch);
         };
+        #[cfg(feature = "legacy-hashes")]
+        if is_bcrypt(stored) {
+            return match BcryptHash::parse(stored, &self.policy) {
+                Ok(parsed) => {
+                    #[cfg(test)]
+                    self.probe.record();
+                    // Never the scheme of new hashes: a match is always replaced.
+                    Ok(Verification::new(parsed.check(password)?, true))
+                }
+                Err(err) => self.refuse(password, err, scratch),
+            };
+        }
         let parsed = match StoredHash::parse(stored, &self.policy) {
             Ok(parsed) => parsed,
-            Err(err) => {
-                // A hash this hasher cannot use (an SSO-only account stored as "" or "!", a
-                // foreign scheme) costs what an unknown user costs, in the same job, before
-                // the error: its answer must not come sooner.
-                let _unknown = self.verify_unknown_user(password, scratch)?;
-                return Err(err);
-            }
+            Err(err) => return self.refuse(password, err, scratch),
         };
         let matches = self.check(password, &parsed, scratch)?;
         Ok(Verification {
             matches,
             needs_rehash: matches && parsed.needs_rehash(&self.policy),
         })
+    }
+
+    /// A hash this hasher cannot use (an SSO-only account stored as "" or "!", a foreign
+    /// scheme) costs what an unknown user costs, in the same job, before the error: its answer
+    /// must not come sooner.
+    fn refuse(
+        &self,
+        password: &str,
+        err: PasswordError,
+        scratch: &mut Scratch,
+    ) -> Result<Verification, PasswordError> {
+        let _unknown = self.verify_unknown_user(password, scratch)?;
+        Err(err)
     }
 
     /// One argon2 evaluation at the policy's parameters, whose answer is always "no".

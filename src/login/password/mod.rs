@@ -1,4 +1,5 @@
-//! argon2id password hashing off the async executor (feature `login`).
+//! argon2id password hashing off the async executor (feature `login`), and bcrypt hashes
+//! migrated from another application verified on the same workers (feature `legacy-hashes`).
 //!
 //! Passwords are hashed with argon2id (RFC 9106) into PHC strings
 //! (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`), with the parameters the OWASP Password
@@ -71,26 +72,71 @@
 //!
 //! # Rehash on login
 //!
-//! [`Verification::needs_rehash`] is `true` when the password matched a stored hash weaker than
-//! the current [`PasswordPolicy`]: see [`PasswordPolicy::needs_rehash`] for the rules. Save a
+//! [`Verification::needs_rehash`] is `true` when the password matched a stored hash that differs
+//! from the current [`PasswordPolicy`]: see [`PasswordPolicy::needs_rehash`] for the rules. Save a
 //! fresh hash then, as passlib's `deprecated="auto"` does.
 //!
 //! # Which stored hashes verify
 //!
 //! | stored hash | verifies | `needs_rehash` |
 //! |---|---|---|
-//! | `$argon2id$v=19$…` at or above the policy | yes | no |
-//! | `$argon2id$v=19$…` below the policy, or a salt under 16 bytes, or an output under 32 bytes | yes | yes |
+//! | `$argon2id$v=19$…` with exactly the policy's `m`, `t`, `p` and a 32-byte output | yes | no |
+//! | `$argon2id$v=19$…` with any other `m`, `t`, `p` (stronger ones too, such as passlib's defaults `m=65536,t=3,p=4`), or a salt under 16 bytes, or another output length | yes | yes |
 //! | `$argon2i$…`, `$argon2d$…`, `v=16` | yes | yes |
 //! | no `v=` field (written by argon2 before version 1.3) | yes, as version 0x10, like the reference implementation's `argon2_verify` | yes |
-//! | another version (`v=20`), another algorithm (`$2b$`, `$scrypt$`, …) | no: [`PasswordError::UnsupportedHash`] | – |
+//! | another version (`v=20`), another algorithm (`$scrypt$`, `$pbkdf2-sha256$`, bcrypt without the feature `legacy-hashes`, …) | no: [`PasswordError::UnsupportedHash`] | – |
 //! | memory or passes above [`PasswordPolicy::max_stored_m_cost_kib`] / [`PasswordPolicy::max_stored_t_cost`] | no: [`PasswordError::UnsupportedHash`], so a corrupt row cannot pin a worker and gigabytes | – |
 //! | not a PHC string, bad base64, salt or hash missing | no: [`PasswordError::MalformedHash`] | – |
+//! | feature `legacy-hashes`: bcrypt `$2a$…`, `$2b$…`, `$2y$…` (passlib, Python's `bcrypt`, PHP), cost 4 up to `PasswordPolicy::max_stored_bcrypt_cost` (default 14) | yes, on the first 72 bytes of the password, as passlib does (see [Legacy hashes](#legacy-hashes-feature-legacy-hashes)) | yes, always |
+//! | feature `legacy-hashes`: bcrypt above `PasswordPolicy::max_stored_bcrypt_cost`, crypt_blowfish's buggy `$2x$`, the original `$2$` | no: [`PasswordError::UnsupportedHash`] | – |
+//! | feature `legacy-hashes`: `$2a$`/`$2b$`/`$2y$` not 60 characters, cost not two digits in 4..=31, a character outside bcrypt's base64 | no: [`PasswordError::MalformedHash`] | – |
+//!
+//! Every refusal costs one verification against the dummy hash first, as an unknown user does.
 //!
 //! RustCrypto's `argon2` alone would read a string without `v=` as version 0x13 and report a
 //! mismatch; this module fills in version 0x10 before verifying, as the reference
 //! implementation does, so hashes written before Argon2 1.3 (2016) added the field still let
 //! their owners in, once, and are then rehashed.
+//!
+//! # Legacy hashes (feature `legacy-hashes`)
+//!
+//! An application migrated from Python keeps its users' hashes: passlib's
+//! `CryptContext(schemes=["bcrypt"])` and the `bcrypt` package write bcrypt (`$2b$12$…`, or
+//! `$2a$`/`$2y$` when asked), and `CryptContext(schemes=["argon2"])` writes argon2 PHC
+//! strings through argon2-cffi (`$argon2id$v=19$m=65536,t=3,p=4$…`). With the feature on,
+//! [`Argon2Hasher`] verifies both, on its worker threads, in the job that would have verified
+//! an argon2 hash (one trip through the pool); `tests/legacy_hashes.rs` checks hashes written
+//! by passlib itself (`tests/vectors/passlib/`).
+//!
+//! - bcrypt: a match always sets [`Verification::needs_rehash`], so the login service replaces
+//!   the hash by argon2id at the current policy, as passlib's `deprecated="auto"` does. `$2a$`,
+//!   `$2b$` and `$2y$` are verified alike, as passlib and the `bcrypt` package verify them.
+//! - Passwords over 72 bytes: bcrypt uses the first 72 bytes of the UTF-8 password and
+//!   ignores the rest. passlib's bcrypt handler truncates the same way by default
+//!   (`truncate_error=False`), so its hashes were made from the first 72 bytes, and this
+//!   module matches it: any password whose first 72 bytes are the user's opens the account,
+//!   once, before the rehash stores an argon2id hash of the password as typed, all of it.
+//!   (The `bcrypt` package from 5.0 refuses such passwords instead of truncating them; hashes
+//!   it wrote never hold more than 72 bytes.)
+//! - A password holding a NUL byte never matches a bcrypt hash: passlib and the `bcrypt`
+//!   package refuse such passwords, and bcrypt's key schedule, which repeats `password` and a
+//!   terminating NUL over 72 bytes, would otherwise let `"x\0x"` in where `"x"` is the
+//!   password.
+//! - A salt or checksum whose last character has its unused low bits set is read with those
+//!   bits cleared, as passlib repairs it.
+//! - passlib's argon2 hashes are PHC strings: they take the argon2 path and its rules. Those at
+//!   passlib's defaults (argon2id, m = 64 MiB, t = 3, p = 4, 16-byte salt, 32-byte output) are
+//!   stronger than the default policy on every count and are *kept*, as any hash above the
+//!   policy is; verifying one costs 64 MiB and three passes. Those with a lower cost, argon2i
+//!   or a shorter output are rehashed.
+//!
+//! Timing: a bcrypt account is verified at its own cost, not the policy's: at passlib's default
+//! cost of 12, a few hundred milliseconds of a worker, an order of magnitude more than the
+//! default argon2id; each step of the cost doubles it, up to
+//! `PasswordPolicy::max_stored_bcrypt_cost`. Unknown users and wrong passwords on argon2
+//! accounts cost one argon2 verification at the policy, so the time of an answer tells bcrypt
+//! accounts (those not yet logged in since the migration) from the others, and a stream of
+//! wrong passwords at one of them costs that much per attempt until the throttle blocks it.
 //!
 //! # Names
 //!
@@ -102,10 +148,13 @@
 //!
 //! `policy.rs` ([`PasswordPolicy`]), `stored.rs` (reading a stored PHC string), `engine.rs`
 //! (argon2 in a reusable buffer), `pool.rs` (the worker threads, [`PoolConfig`]), `hasher.rs`
-//! ([`Argon2Hasher`]); the trait and the errors are here.
+//! ([`Argon2Hasher`]), `legacy.rs` (bcrypt, feature `legacy-hashes`); the trait and the errors
+//! are here.
 
 mod engine;
 mod hasher;
+#[cfg(feature = "legacy-hashes")]
+mod legacy;
 mod policy;
 mod pool;
 mod stored;
@@ -122,6 +171,8 @@ pub use policy::PasswordPolicy;
 pub use pool::PoolConfig;
 
 use engine::*;
+#[cfg(feature = "legacy-hashes")]
+use legacy::*;
 use pool::*;
 use stored::*;
 
@@ -143,6 +194,11 @@ pub const DEFAULT_MAX_PASSWORD_LEN: usize = 1024;
 pub const DEFAULT_MAX_STORED_M_COST_KIB: u32 = 1 << 20;
 /// Default cap on the number of passes of a stored hash this hasher agrees to verify.
 pub const DEFAULT_MAX_STORED_T_COST: u32 = 16;
+/// Default cap on the cost factor of a stored bcrypt hash this hasher agrees to verify
+/// (feature `legacy-hashes`): 2¹⁴ rounds, four times passlib's default of 12.
+#[cfg(feature = "legacy-hashes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legacy-hashes")))]
+pub const DEFAULT_MAX_STORED_BCRYPT_COST: u32 = 14;
 /// Default queue length per worker: [`PoolConfig::queue_len`] defaults to this times the number
 /// of workers.
 pub const DEFAULT_QUEUE_LEN_PER_WORKER: usize = 64;
@@ -159,7 +215,7 @@ const OUTPUT_LEN: usize = 32;
 pub struct Verification {
     /// The password matches the stored hash. Always `false` for an unknown user.
     pub matches: bool,
-    /// The password matched, but the stored hash is weaker than the current policy: hash the
+    /// The password matched, but the stored hash differs from the current policy: hash the
     /// password again and store the new PHC string. Always `false` when the password did not
     /// match.
     pub needs_rehash: bool,
@@ -192,10 +248,14 @@ pub enum PasswordError {
     /// later (HTTP 503 with `Retry-After`).
     Busy,
     /// The stored string is not a well-formed argon2 PHC string (bad syntax or base64, salt or
-    /// hash missing or of an impossible length). The reason names the faulty part.
+    /// hash missing or of an impossible length), or, with the feature `legacy-hashes`, a
+    /// `$2a$`/`$2b$`/`$2y$` string that is not well-formed bcrypt. The reason names the faulty
+    /// part.
     MalformedHash(String),
     /// The stored string is a well-formed PHC string this hasher refuses to verify: another
-    /// algorithm, an unknown argon2 version, or costs above the policy's `max_stored_*` limits.
+    /// algorithm, an unknown argon2 version, or costs above the policy's `max_stored_*` limits
+    /// (with the feature `legacy-hashes`, a bcrypt cost above
+    /// `max_stored_bcrypt_cost`, or the `$2x$` and `$2$` variants).
     UnsupportedHash(String),
     /// The [`PasswordPolicy`] or [`PoolConfig`] is invalid.
     InvalidPolicy(String),

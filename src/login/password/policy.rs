@@ -43,6 +43,15 @@ pub struct PasswordPolicy {
     /// Highest number of passes of a stored hash this hasher agrees to verify. Default 16. Must
     /// be at least [`t_cost`](Self::t_cost).
     pub max_stored_t_cost: u32,
+    /// Highest cost factor of a stored bcrypt hash this hasher agrees to verify (feature
+    /// `legacy-hashes`). Default 14 ([`DEFAULT_MAX_STORED_BCRYPT_COST`]). A bcrypt hash above
+    /// it is refused with [`PasswordError::UnsupportedHash`], so a corrupt or hostile row
+    /// (`$2b$31$…`, 2³¹ rounds: days of CPU) cannot pin a worker; each step doubles the work,
+    /// and cost 14 takes about four times as long as passlib's default of 12. Must be within
+    /// bcrypt's 4..=31.
+    #[cfg(feature = "legacy-hashes")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "legacy-hashes")))]
+    pub max_stored_bcrypt_cost: u32,
 }
 
 impl Default for PasswordPolicy {
@@ -54,6 +63,8 @@ impl Default for PasswordPolicy {
             max_password_len: DEFAULT_MAX_PASSWORD_LEN,
             max_stored_m_cost_kib: DEFAULT_MAX_STORED_M_COST_KIB,
             max_stored_t_cost: DEFAULT_MAX_STORED_T_COST,
+            #[cfg(feature = "legacy-hashes")]
+            max_stored_bcrypt_cost: DEFAULT_MAX_STORED_BCRYPT_COST,
         }
     }
 }
@@ -92,19 +103,35 @@ impl PasswordPolicy {
         self
     }
 
-    /// Whether a stored hash is weaker than this policy and should be replaced by a fresh hash
+    /// Sets [`max_stored_bcrypt_cost`](Self::max_stored_bcrypt_cost), the cost factor of the
+    /// strongest stored bcrypt hash this hasher agrees to verify (feature `legacy-hashes`).
+    #[cfg(feature = "legacy-hashes")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "legacy-hashes")))]
+    pub const fn max_stored_bcrypt_cost(mut self, cost: u32) -> Self {
+        self.max_stored_bcrypt_cost = cost;
+        self
+    }
+
+    /// Whether a stored hash differs from this policy and should be replaced by a fresh hash
     /// the next time its owner logs in. Cheap: parses the string, computes nothing.
     ///
     /// A hash needs a rehash when any of these holds: its algorithm is not argon2id; its version
-    /// is not 0x13 (19), a missing `v=` counting as 0x10; its `m`, `t` or `p` is lower than this
-    /// policy's; its salt is shorter than 16 bytes; its output is shorter than 32 bytes. A hash
-    /// with higher costs than the policy does not need one.
+    /// is not 0x13 (19), a missing `v=` counting as 0x10; its `m`, `t` or `p` differs from this
+    /// policy's, higher ones included; its salt is shorter than 16 bytes; its output is not 32
+    /// bytes. Replacing stronger hashes too is what passlib's `deprecated="auto"` and Django's
+    /// `must_update` do: after one login each account costs exactly the policy's verification,
+    /// so timing no longer tells imported accounts apart. With the feature `legacy-hashes`, a
+    /// bcrypt hash (`$2a$`, `$2b$`, `$2y$`) always needs one.
     ///
     /// # Errors
     ///
     /// [`PasswordError::MalformedHash`] or [`PasswordError::UnsupportedHash`] when the string is
     /// not one this policy would verify (see the [module documentation](super)).
     pub fn needs_rehash(&self, stored: &str) -> Result<bool, PasswordError> {
+        #[cfg(feature = "legacy-hashes")]
+        if is_bcrypt(stored) {
+            return BcryptHash::parse(stored, self).map(|_| true);
+        }
         Ok(StoredHash::parse(stored, self)?.needs_rehash(self))
     }
 
@@ -128,6 +155,12 @@ impl PasswordPolicy {
         if self.max_stored_t_cost < self.t_cost {
             return Err(PasswordError::InvalidPolicy(
                 "max_stored_t_cost is below t_cost: new hashes would not verify".into(),
+            ));
+        }
+        #[cfg(feature = "legacy-hashes")]
+        if !(4..=31).contains(&self.max_stored_bcrypt_cost) {
+            return Err(PasswordError::InvalidPolicy(
+                "max_stored_bcrypt_cost must be within bcrypt's 4..=31".into(),
             ));
         }
         Ok(params)

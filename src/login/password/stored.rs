@@ -91,13 +91,17 @@ impl StoredHash {
         })
     }
 
+    /// Any difference from the policy, stronger parameters included, as passlib's
+    /// `deprecated="auto"` and Django's `must_update` decide: after one successful login every
+    /// account costs exactly the policy's verification (timing no longer tells imported or
+    /// older accounts apart), and a policy lowered on purpose applies to everyone.
     pub(super) fn needs_rehash(&self, policy: &PasswordPolicy) -> bool {
         self.algorithm != Algorithm::Argon2id
             || self.version != Version::V0x13
-            || self.params.m_cost() < policy.m_cost_kib
-            || self.params.t_cost() < policy.t_cost
-            || self.params.p_cost() < policy.p_cost
+            || self.params.m_cost() != policy.m_cost_kib
+            || self.params.t_cost() != policy.t_cost
+            || self.params.p_cost() != policy.p_cost
             || self.salt_len < SALT_LEN
-            || self.output_len < OUTPUT_LEN
+            || self.output_len != OUTPUT_LEN
     }
 }

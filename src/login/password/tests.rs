@@ -184,7 +184,8 @@ async fn a_hash_below_policy_asks_for_a_rehash() {
         let check = new.verify(secret("wrong"), Some(stored.clone())).await;
         assert!(!check.unwrap().needs_rehash);
     }
-    // A hash above the policy is kept.
+    // A hash above the policy is replaced too (passlib and Django do the same): after one login,
+    // every account costs the policy's verification, so timing tells none apart.
     let stronger = hasher(PasswordPolicy {
         m_cost_kib: 128,
         ..cheap()
@@ -192,6 +193,10 @@ async fn a_hash_below_policy_asks_for_a_rehash() {
     .hash_blocking("pw")
     .unwrap();
     let check = old.verify(secret("pw"), Some(stronger)).await.unwrap();
+    assert!(check.matches && check.needs_rehash);
+    // Exactly the policy: kept.
+    let same = old.hash_blocking("pw").unwrap();
+    let check = old.verify(secret("pw"), Some(same)).await.unwrap();
     assert!(check.matches && !check.needs_rehash);
 }
 
@@ -359,7 +364,12 @@ fn malformed_or_unsupported_hashes_are_errors_not_panics() {
         assert_eq!(hasher.engine().probe.runs(), runs + 1, "{stored:?}");
     }
     let unsupported = [
+        // bcrypt, without the feature `legacy-hashes`; with it, a cost above the cap.
+        #[cfg(not(feature = "legacy-hashes"))]
         "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+        #[cfg(feature = "legacy-hashes")]
+        "$2b$15$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+        "$2x$04$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
         "$scrypt$ln=16,r=8,p=1$aM15713r3Xsvxbi31lqr1Q$nFNh2CVHVjNldFVKDHDlm4CbdRSCdEBsjjJxD+iCs5E",
         "$argon2id$v=18$m=64,t=1,p=1$c29tZXNhbHQ$AAAAAAAAAAAAAAAAAAAAAA",
         "$argon2id$v=19$m=4294967295,t=1,p=1$c29tZXNhbHQ$AAAAAAAAAAAAAAAAAAAAAA",
@@ -379,6 +389,45 @@ fn malformed_or_unsupported_hashes_are_errors_not_panics() {
         .verify_blocking("pw", Some(&format!("{head}$")))
         .unwrap_err();
     assert!(!err.to_string().contains(head) && !format!("{err:?}").contains(head));
+}
+
+#[cfg(feature = "legacy-hashes")]
+#[tokio::test]
+async fn a_bcrypt_hash_is_verified_on_a_worker_in_one_job_and_always_rehashed() {
+    let hasher = hasher(cheap());
+    // `bcrypt.hashpw(b"pw", bcrypt.gensalt(4))`, Python bcrypt 4.0.1.
+    let stored = "$2b$04$R.WWgUHJMjx0u6jGLP/uWubg/qMHlnjHk58gejH.mTMxN/GN5YTia";
+    let probe = &hasher.engine().probe;
+    let before = probe.runs();
+    let check = hasher.verify(secret("pw"), Some(stored.into())).await;
+    assert_eq!(
+        check.unwrap(),
+        Verification {
+            matches: true,
+            needs_rehash: true
+        }
+    );
+    assert_eq!(probe.runs(), before + 1, "one evaluation, no dummy");
+    let worker = probe.last_thread().unwrap_or_default();
+    assert!(worker.starts_with("argon2-worker-"), "{worker:?}");
+    let check = hasher.verify(secret("pW"), Some(stored.into())).await;
+    assert_eq!(check.unwrap(), Verification::new(false, false));
+    assert!(
+        hasher.engine().dummy.get().is_none(),
+        "no dummy needed so far"
+    );
+
+    // A malformed one costs the dummy verification first, on a worker too.
+    let before = probe.runs();
+    let result = hasher.verify(secret("pw"), Some(stored[..59].into())).await;
+    assert!(
+        matches!(result, Err(PasswordError::MalformedHash(_))),
+        "{result:?}"
+    );
+    assert_eq!(probe.runs(), before + 1);
+    assert!(hasher.engine().dummy.get().is_some());
+    let worker = probe.last_thread().unwrap_or_default();
+    assert!(worker.starts_with("argon2-worker-"), "{worker:?}");
 }
 
 #[test]
@@ -575,11 +624,12 @@ async fn a_stored_hash_with_more_memory_than_the_policy_verifies_in_a_buffer_of_
             .verify(secret("pw"), Some(bigger.clone()))
             .await
             .unwrap();
+        // It verifies, and is replaced by one at the policy.
         assert_eq!(
             check,
             Verification {
                 matches: true,
-                needs_rehash: false
+                needs_rehash: true
             }
         );
         let check = hasher.verify(secret("wrong"), Some(bigger.clone())).await;
