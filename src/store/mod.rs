@@ -449,6 +449,23 @@ mod tests {
         send(store.purge_revoked_tokens(0));
     }
 
+    #[cfg(not(feature = "sqlite"))]
+    #[tokio::test]
+    async fn a_sqlite_url_in_a_build_without_sqlite_names_the_feature_to_enable() {
+        let err = SqlStore::connect("sqlite::memory:").await.unwrap_err();
+        assert!(err.to_string().contains("`sqlite` feature"), "{err}");
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    #[tokio::test]
+    async fn a_postgres_url_in_a_build_without_postgres_names_the_feature_to_enable() {
+        let err = SqlStore::connect("postgres://u:hunter2@localhost/db")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("`postgres` feature"), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
     #[test]
     fn the_backend_is_chosen_by_the_scheme_whatever_its_case() {
         assert_eq!(backend_of("sqlite:auth.db").unwrap(), Backend::Sqlite);
