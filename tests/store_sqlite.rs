@@ -348,6 +348,12 @@ async fn users_are_added_upserted_disabled_listed_and_imported() {
         .upsert_user("alice", &user("u-alice", "$argon2id$alice", &[]))
         .await
         .unwrap();
+    let err = store
+        .upsert_user("mallory", &user("u-alice", "$argon2id$m", &[]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("has the id"), "{err}");
 
     assert!(store.set_disabled("bob", false).await.unwrap());
     assert!(!store.find_user("bob").await.unwrap().unwrap().disabled);

@@ -125,7 +125,13 @@ impl PostgresStore {
         .bind(now)
         .execute(&self.pool)
         .await
-        .map_err(|e| db_error(what, e))?;
+        .map_err(|e| {
+            super::insert_error(
+                e,
+                || format!("a user other than {username:?} has the id {:?}", user.id),
+                what,
+            )
+        })?;
         Ok(())
     }
 

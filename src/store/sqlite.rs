@@ -156,7 +156,13 @@ impl SqliteStore {
         .bind(now)
         .execute(&self.pool)
         .await
-        .map_err(|e| db_error(what, e))?;
+        .map_err(|e| {
+            super::insert_error(
+                e,
+                || format!("a user other than {username:?} has the id {:?}", user.id),
+                what,
+            )
+        })?;
         Ok(())
     }
 
