@@ -44,6 +44,8 @@ fn logins(c: &mut Criterion) {
             throttle: ThrottlePolicy::default(),
             // Measures the login itself, from one client: no per-client limit.
             login_rate_per_minute: 0,
+            // In memory: the bench measures the login, not a database.
+            database_url: None,
         }))
         .unwrap();
     let request = || {

@@ -58,6 +58,7 @@
 //! | `issue` (feature `issue`) | signing | `SigningKey`, `TokenIssuer`, JWKS publishing; no passwords |
 //! | `login` (feature `login`) | the password grant | `login_handler`, throttling, the user store, and `login::password` (policy, stored hash, argon2 engine, worker pool) |
 //! | `session` (feature `login`) | sessions | refresh-token families with rotation and reuse detection, the RFC 7009 revocation endpoint, the store contract (`RefreshStore`, `RevocationStore`) and its in-memory reference |
+//! | `store` (features `sqlite`, `postgres`) | SQL storage | `SqliteStore`, `PostgresStore` and `SqlStore` (either, by URL): users, sessions and revocations through sqlx, versioned migrations |
 //! | `testkit` (feature `testkit`) | conformance | the checks any session or user store must pass, the 50-task rotation race included |
 //! | `axum`, `tonic` (features) | framework faces | the `JwtClaims` extractor; `NamedService`, claims from a `tonic::Request`, the gRPC `Login` |
 //!
@@ -67,7 +68,7 @@
 //! signature checked there, its claims checked by `verify/verifier/` (the rules in `rules.rs`,
 //! the cache in `cached.rs`), and the claims put in the request's extensions by
 //! `layer/auth/service.rs`; a refusal is answered by `layer/rejection.rs`. Fetched key sets and
-//! the SQL and Redis stores will have rooms of their own beside these.
+//! a Redis store will have rooms of their own beside these.
 //!
 //! # Features
 //!
@@ -76,6 +77,8 @@
 //! | `axum` | the `axum::JwtClaims` extractor (`FromRequestParts` and `OptionalFromRequestParts`) | no |
 //! | `issue` | token issuing: `SigningKey`, `TokenIssuer`, JWKS publishing (no argon2) | no |
 //! | `login` | `issue`, plus the password grant: `login::password` (argon2id off the executor), `login::login_handler` | no |
+//! | `postgres` | `login`, plus `store::PostgresStore` (and `store::SqlStore`): users, sessions and revocations in PostgreSQL, through sqlx without TLS | no |
+//! | `sqlite` | `login`, plus `store::SqliteStore` (and `store::SqlStore`): the same in a SQLite file (WAL), with SQLite bundled (a C compile) | no |
 //! | `testkit` | `login`, plus `testkit`: the conformance suite of session and user stores | no |
 //! | `legacy-hashes` | `login`, plus verifying bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) migrated from passlib or the Python `bcrypt` package, replaced by argon2id on the next login; `PasswordPolicy::max_stored_bcrypt_cost` | no |
 //! | `tonic` | `NamedService` forwarding for `JwtAuth`/`RequireScope`, `tonic::RequestClaimsExt` to read claims from a `tonic::Request` | no |
@@ -102,6 +105,9 @@ pub mod issue;
 pub mod login;
 #[cfg(feature = "login")]
 pub mod session;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
