@@ -103,6 +103,9 @@ pub mod issue;
 #[cfg(feature = "login")]
 #[cfg_attr(docsrs, doc(cfg(feature = "login")))]
 pub mod login;
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub mod remote;
 #[cfg(feature = "login")]
 pub mod session;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
