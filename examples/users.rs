@@ -20,7 +20,6 @@
 //! A user's id (the tokens' `sub`) is the username unless `--id` says otherwise.
 
 #[path = "common/demo.rs"]
-#[allow(dead_code)]
 mod demo;
 
 use std::io::BufRead as _;

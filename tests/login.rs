@@ -9,7 +9,7 @@ mod demo;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use bytes::Bytes;
@@ -742,5 +742,98 @@ async fn the_throttle_answers_the_same_whether_or_not_the_account_exists() {
             .login(name, "wrong")
             .await
             .assert_error(StatusCode::TOO_MANY_REQUESTS, "slow_down");
+    }
+}
+
+/// The example server over a SQLite file: a restart (a new server over the same file) keeps
+/// users, sessions and revocations, and the file never holds a refresh token in clear.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_keeps_sessions_and_revocations_across_a_restart_in_sqlite() {
+    let path = std::env::temp_dir().join(format!(
+        "tjwt-example-{}-{}.db",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let url = format!("sqlite://{}", path.display());
+    let with_db = |password: &str| {
+        let mut config = config(&["read"]);
+        config.database_url = Some(url.clone());
+        config.demo.password = password.to_owned();
+        config
+    };
+    let refresh = async |server: &Server, token: &str| {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "refresh_token")
+            .append_pair("refresh_token", token)
+            .finish();
+        server.form(&body).await
+    };
+    let revoke = async |server: &Server, token: &str| {
+        let body = format!("token={token}");
+        let ct = ("content-type", "application/x-www-form-urlencoded");
+        server.send(Method::POST, "/revoke", &[ct], &body).await
+    };
+
+    let first = Server::start(app::router(with_db(PASSWORD)).await.unwrap()).await;
+    let login = first.login("demo", PASSWORD).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let spent = login.body["refresh_token"].as_str().unwrap().to_owned();
+    let rotated = refresh(&first, &spent).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let current = rotated.body["refresh_token"].as_str().unwrap().to_owned();
+    let access = rotated.body["access_token"].as_str().unwrap().to_owned();
+    let other = first.login("demo", PASSWORD).await;
+    let revoked_access = other.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(revoke(&first, &revoked_access).await.status, StatusCode::OK);
+    assert_eq!(
+        first.get("/me", &revoked_access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let file = std::fs::read(&path).unwrap();
+    let wal = std::fs::read(path.with_extension("db-wal")).unwrap_or_default();
+    for token in [&spent, &current] {
+        let needle = token.as_bytes();
+        assert!(
+            !file.windows(needle.len()).any(|w| w == needle)
+                && !wal.windows(needle.len()).any(|w| w == needle),
+            "a refresh token is in the database file in clear"
+        );
+    }
+
+    // The restart: the demo password changed in the environment, the same database.
+    let second = Server::start(app::router(with_db("a new demo password")).await.unwrap()).await;
+    second
+        .login("demo", PASSWORD)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    assert_eq!(
+        second.login("demo", "a new demo password").await.status,
+        StatusCode::OK,
+        "the demo account was not updated at start-up"
+    );
+    // The revocation made before the restart holds.
+    assert_eq!(
+        second.get("/me", &revoked_access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(second.get("/me", &access).await.status, StatusCode::OK);
+    // A token spent before the restart is still a reuse: the family ends, its access tokens too.
+    refresh(&second, &spent)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    refresh(&second, &current)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    assert_eq!(
+        second.get("/me", &access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    drop((first, second));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }

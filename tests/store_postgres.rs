@@ -1,8 +1,8 @@
 //! `PostgresStore` and `SqlStore` on a real PostgreSQL server: the conformance suite, a restart,
 //! the migrations and the user administration.
 //!
-//! The server is named by `TEST_POSTGRES_URL` (for example
-//! `postgres://postgres@127.0.0.1:5432/test`). Each test works in a schema of its own,
+//! The server is named by `TEST_POSTGRES_URL`, by default
+//! `postgres://postgres@127.0.0.1:5432/test` (the project's machines run it). Each test works in a schema of its own,
 //! `tjwt_<random>`, dropped at its end, so runs and tests never see each other's rows. Without
 //! a server, a test says so loudly on stderr and passes, unless `CI=true`, where it fails.
 #![cfg(all(feature = "postgres", feature = "testkit"))]
@@ -21,28 +21,29 @@ use tower_jwt_auth::testkit;
 /// The server's URL, or `None` (after saying why) when these tests cannot run here.
 async fn server(test: &str) -> Option<String> {
     let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let why = match std::env::var("TEST_POSTGRES_URL") {
-        Ok(url) => match PgPoolOptions::new()
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(&url)
-            .await
-        {
-            Ok(pool) => {
-                pool.close().await;
-                return Some(url);
-            }
-            // The error of sqlx, not the URL, which may hold a password.
-            Err(e) => format!("the server at TEST_POSTGRES_URL does not answer: {e}"),
-        },
-        Err(_) => "TEST_POSTGRES_URL is not set".to_owned(),
+    // Unset: the server the project's machines run, so the README's test command runs these
+    // there too; a machine without it skips them, loudly.
+    let url = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let why = match PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&url)
+        .await
+    {
+        Ok(pool) => {
+            pool.close().await;
+            return Some(url);
+        }
+        // The error of sqlx, not the URL, which may hold a password.
+        Err(e) => format!("the PostgreSQL server (TEST_POSTGRES_URL) does not answer: {e}"),
     };
     assert!(!in_ci, "{test}: {why} (CI=true: Postgres tests must run)");
     // Straight to the process's stderr: the test harness captures `eprintln!` of a passing
     // test, and a skip must be seen.
     let _ = writeln!(
         std::io::stderr(),
-        "\n!!!!!!!! SKIPPED {test}: {why}.\n!!!!!!!! Set TEST_POSTGRES_URL, e.g. \
-         postgres://postgres@127.0.0.1:5432/test, to run it.\n"
+        "\n!!!!!!!! SKIPPED {test}: {why}.\n!!!!!!!! Start PostgreSQL on 127.0.0.1:5432 or set TEST_POSTGRES_URL \
+         to run it.\n"
     );
     None
 }
