@@ -42,6 +42,7 @@
 //! | path no `MethodScopes` rule names (with a valid token) | 403 `insufficient_scope` | 7 |
 //! | cookie token on an unsafe request not shown to come from this origin | 400 `invalid_request` | 16 |
 //! | revocation backend failed | 503 `temporarily_unavailable` | 14 |
+//! | issuer's keys not fetched yet, or too old (feature `remote`) | 503 `temporarily_unavailable`, `Retry-After` | 14 |
 //!
 //! The body is `{"error": …, "error_description": …}` with a generic description; the precise
 //! reason is logged with `tracing` at debug level and attached to the response's extensions as
@@ -55,6 +56,7 @@
 //! |---|---|---|
 //! | [`verify`] | core: a token in, claims out | the compact JWS reader, the strict JSON readers, keys and key sets, [`Validation`], [`Verifier`], the verified-token cache, the revocation hook, [`AuthError`]; no HTTP, no framework, nothing of the issuing side |
 //! | [`layer`] | tower and `http` | [`JwtAuthLayer`], reading the credential ([`TokenSource`]), the rejections (`WWW-Authenticate`, statuses, gRPC codes), [`RequireScopeLayer`] and [`MethodScopes`], [`ClaimsExt`] |
+//! | `remote` (feature `remote`) | fetched keys | [`RemoteKeys`](crate::remote::RemoteKeys): per-issuer JWKS by URL or discovery, background refresh, unknown-`kid` refetch within a budget, outages; plugs into [`JwtAuthLayer`] through a hook of `layer/`, which never names it |
 //! | `issue` (feature `issue`) | signing | `SigningKey`, `TokenIssuer`, JWKS publishing; no passwords |
 //! | `login` (feature `login`) | the password grant | `login_handler`, throttling, the user store, and `login::password` (policy, stored hash, argon2 engine, worker pool) |
 //! | `session` (feature `login`) | sessions | refresh-token families with rotation and reuse detection, the RFC 7009 revocation endpoint, the store contract (`RefreshStore`, `RevocationStore`) and its in-memory reference |
@@ -67,8 +69,9 @@
 //! `verify/jws.rs`, its header read by `verify/json/`, its key chosen by `verify/keys/` and its
 //! signature checked there, its claims checked by `verify/verifier/` (the rules in `rules.rs`,
 //! the cache in `cached.rs`), and the claims put in the request's extensions by
-//! `layer/auth/service.rs`; a refusal is answered by `layer/rejection.rs`. Fetched key sets and
-//! a Redis store will have rooms of their own beside these.
+//! `layer/auth/service.rs`; a refusal is answered by `layer/rejection.rs`. With fetched keys,
+//! `remote/` chooses the issuer's verifier (through `layer/auth/resolve.rs`) before the key is
+//! chosen, and may make the request wait for keys. A Redis store will have a room of its own.
 //!
 //! # Features
 //!
@@ -81,6 +84,7 @@
 //! | `sqlite` | `login`, plus `store::SqliteStore` (and `store::SqlStore`): the same in a SQLite file (WAL), with SQLite bundled (a C compile) | no |
 //! | `testkit` | `login`, plus `testkit`: the conformance suite of session and user stores | no |
 //! | `legacy-hashes` | `login`, plus verifying bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) migrated from passlib or the Python `bcrypt` package, replaced by argon2id on the next login; `PasswordPolicy::max_stored_bcrypt_cost` | no |
+//! | `remote` | `remote`: keys fetched by JWKS URL or discovery, refreshed in the background, several issuers, over any tower HTTP client | no |
 //! | `tonic` | `NamedService` forwarding for `JwtAuth`/`RequireScope`, `tonic::RequestClaimsExt` to read claims from a `tonic::Request` | no |
 //!
 //! [tower]: https://docs.rs/tower
@@ -103,6 +107,9 @@ pub mod issue;
 #[cfg(feature = "login")]
 #[cfg_attr(docsrs, doc(cfg(feature = "login")))]
 pub mod login;
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub mod remote;
 #[cfg(feature = "login")]
 pub mod session;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -1,6 +1,8 @@
 //! The walls between the crate's layers, checked on the source: the verifying core (`verify/`)
 //! knows no HTTP, no tower and nothing of the issuing side; the tower layer (`layer/`) knows no
-//! framework face and nothing of the issuing side; token issuing (`issue/`) knows no passwords.
+//! framework face and nothing of the issuing side, nor where fetched keys come from (`remote/`
+//! plugs into it, not the other way round); fetched keys (`remote/`) know no framework and
+//! nothing of the issuing side; token issuing (`issue/`) knows no passwords.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -52,6 +54,7 @@ fn the_verifying_core_imports_no_framework_and_nothing_of_the_issuing_side() {
             "crate::login",
             "crate::axum",
             "crate::tonic",
+            "crate::remote",
             "http::",
             "tower_layer",
             "tower_service",
@@ -128,8 +131,27 @@ fn the_layer_imports_no_framework_face_and_nothing_of_the_issuing_side() {
             "crate::login",
             "crate::axum",
             "crate::tonic",
+            "crate::remote",
             "axum_core",
             "tonic::",
+            "argon2",
+        ],
+    );
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
+fn fetched_keys_know_no_framework_and_nothing_of_the_issuing_side() {
+    let found = offending_lines(
+        "remote",
+        &[
+            "crate::issue",
+            "crate::login",
+            "crate::session",
+            "crate::axum",
+            "crate::tonic",
+            "axum",
+            "tonic",
             "argon2",
         ],
     );

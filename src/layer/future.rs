@@ -8,6 +8,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use crate::layer::auth::PendingCheck;
 use crate::layer::body::ResponseBody;
 use crate::layer::reject;
 use crate::layer::rejection::OnRejection;
@@ -44,7 +45,18 @@ pin_project! {
         Revocation {
             waiting: Box<Waiting<S, ReqBody, R>>,
         },
+        // Boxed likewise: only a request waiting for fetched keys gets here.
+        Keys {
+            waiting: Box<WaitingKeys<S, ReqBody, R>>,
+        },
     }
+}
+
+/// A request waiting for its issuer's keys, then checked.
+struct WaitingKeys<S, ReqBody, R> {
+    check: PendingCheck,
+    pending: Option<(S, Request<ReqBody>)>,
+    on_rejection: R,
 }
 
 /// A request waiting for the revocation hook's answer.
@@ -59,6 +71,23 @@ impl<S, ReqBody, R> ResponseFuture<S, ReqBody, R>
 where
     S: Service<Request<ReqBody>>,
 {
+    pub(crate) fn keys(
+        check: PendingCheck,
+        service: S,
+        request: Request<ReqBody>,
+        on_rejection: R,
+    ) -> Self {
+        Self {
+            state: State::Keys {
+                waiting: Box::new(WaitingKeys {
+                    check,
+                    pending: Some((service, request)),
+                    on_rejection,
+                }),
+            },
+        }
+    }
+
     pub(crate) fn inner(future: S::Future) -> Self {
         Self {
             state: State::Inner { future },
@@ -132,8 +161,64 @@ where
                         },
                     }
                 }
+                StateProj::Keys { waiting } => {
+                    let WaitingKeys {
+                        check,
+                        pending,
+                        on_rejection,
+                    } = &mut **waiting;
+                    let answer = ready!(check.as_mut().poll(cx));
+                    let (service, mut request) = pending.take().expect("polled after completion");
+                    match answer {
+                        Err(error) => State::Rejected {
+                            response: Some(reject(on_rejection, error, request.headers())),
+                        },
+                        Ok(checked) => {
+                            (checked.claims)(request.extensions_mut());
+                            Self::after_check(
+                                service,
+                                request,
+                                checked.scope_error,
+                                checked.pending,
+                                on_rejection.clone(),
+                            )
+                        }
+                    }
+                }
             };
             state.set(next);
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody, R> ResponseFuture<S, ReqBody, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    R: OnRejection,
+{
+    /// The state after a check: the revocation hook's wait, a refusal, or the inner service.
+    fn after_check(
+        mut service: S,
+        request: Request<ReqBody>,
+        scope_error: Option<AuthError>,
+        revocation: Option<PendingRevocation>,
+        on_rejection: R,
+    ) -> State<S, ReqBody, R> {
+        match (revocation, scope_error) {
+            (Some(check), scope_error) => State::Revocation {
+                waiting: Box::new(Waiting {
+                    check,
+                    pending: Some((service, request)),
+                    scope_error,
+                    on_rejection,
+                }),
+            },
+            (None, Some(error)) => State::Rejected {
+                response: Some(reject(&on_rejection, error, request.headers())),
+            },
+            (None, None) => State::Inner {
+                future: service.call(request),
+            },
         }
     }
 }

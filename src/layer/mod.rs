@@ -9,12 +9,14 @@
 //! | `scope/` | [`RequireScopeLayer`], per route or per gRPC method ([`MethodScopes`]) |
 //! | `future.rs`, `body.rs` | [`ResponseFuture`] and [`ResponseBody`], shared by both middlewares |
 //! | `access.rs` | [`ClaimsExt`]: the verified claims, read from any `http` request |
+//! | `metadata.rs` | [`ProtectedResourceMetadata`]: the RFC 9728 document and its well-known path |
 
 mod access;
-mod auth;
+pub(crate) mod auth;
 mod body;
 pub(crate) mod extract;
 mod future;
+mod metadata;
 mod rejection;
 mod scope;
 
@@ -23,6 +25,7 @@ pub use auth::{DEFAULT_MAX_TOKEN_LEN, JwtAuth, JwtAuthLayer};
 pub use body::ResponseBody;
 pub use extract::{SameOrigin, TokenSource};
 pub use future::ResponseFuture;
+pub use metadata::{PROTECTED_RESOURCE_METADATA_PATH, ProtectedResourceMetadata};
 pub use rejection::{DefaultRejection, OnRejection, grpc_code, grpc_status, http_status, is_grpc};
 pub use scope::{MethodScopes, RequireScope, RequireScopeLayer};
 

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, Response, StatusCode};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
@@ -67,11 +67,18 @@ pub fn is_grpc(request_headers: &HeaderMap) -> bool {
 /// `error_description` (and `scope` for 403) when the request carried a bearer credential, and a
 /// JSON body `{"error": …, "error_description": …}`; no body when there was no credential.
 ///
+/// A 503 (the token could not be checked) carries no challenge, and `Retry-After` when the
+/// error says when to retry ([`AuthError::retry_after`]). With
+/// [`resource_metadata`](Self::resource_metadata), every challenge also names the protected
+/// resource metadata (RFC 9728 §5.1), where clients find the authorization server.
+///
 /// gRPC: HTTP 200 with `grpc-status` (16 `UNAUTHENTICATED`, 7 `PERMISSION_DENIED`,
 /// 14 `UNAVAILABLE`) and `grpc-message`, and no body: a trailers-only response.
 #[derive(Clone)]
 pub struct DefaultRejection {
     realm: Arc<str>,
+    /// `, resource_metadata="…"`, ready to append to a challenge; empty when not set.
+    resource_metadata: Arc<str>,
 }
 
 impl Default for DefaultRejection {
@@ -86,14 +93,31 @@ impl DefaultRejection {
     pub fn new(realm: &str) -> Self {
         Self {
             realm: quote(realm).into(),
+            resource_metadata: "".into(),
         }
+    }
+
+    /// The same rejections, naming `realm`.
+    pub(crate) fn with_realm(mut self, realm: &str) -> Self {
+        self.realm = quote(realm).into();
+        self
+    }
+
+    /// Challenges name `url`, the resource's metadata document (RFC 9728 §5.1: typically
+    /// `https://<resource>/.well-known/oauth-protected-resource`, see
+    /// [`ProtectedResourceMetadata`](crate::layer::ProtectedResourceMetadata)), in a
+    /// `resource_metadata` parameter.
+    #[must_use]
+    pub fn resource_metadata(mut self, url: &str) -> Self {
+        self.resource_metadata = format!(", resource_metadata=\"{}\"", quote(url)).into();
+        self
     }
 
     /// The HTTP response for `error`.
     #[must_use]
     pub fn http_response(&self, error: &AuthError) -> Response<Bytes> {
         let code = error.code();
-        let mut challenge = format!("Bearer realm=\"{}\"", self.realm);
+        let mut challenge = format!("Bearer realm=\"{}\"{}", self.realm, self.resource_metadata);
         let body = match code.as_str() {
             None => Bytes::new(),
             Some(name) => {
@@ -121,6 +145,9 @@ impl DefaultRejection {
                 HeaderValue::from_str(&challenge)
                     .unwrap_or_else(|_| HeaderValue::from_static("Bearer")),
             );
+        }
+        if let Some(seconds) = error.retry_after() {
+            headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         if code.as_str().is_some() {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -150,6 +177,7 @@ impl fmt::Debug for DefaultRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DefaultRejection")
             .field("realm", &self.realm)
+            .field("resource_metadata", &self.resource_metadata)
             .finish()
     }
 }

@@ -63,6 +63,10 @@ pub enum ErrorKind {
     /// Per-method access rules name neither this path nor, since it is not a gRPC method, a
     /// default for it (see [`MethodScopes`](crate::MethodScopes)).
     UnlistedPath,
+    /// The keys of the token's issuer are not available: they were never fetched, or the last
+    /// good set is older than the configured limit. The request is refused (HTTP 503, gRPC
+    /// `UNAVAILABLE`) rather than let through; [`AuthError::retry_after`] says when to retry.
+    KeysUnavailable,
 }
 
 /// The RFC 6750 §3.1 error code a rejection carries.
@@ -105,7 +109,9 @@ impl ErrorKind {
             | ErrorKind::MultipleCredentials
             | ErrorKind::CrossSiteRequest => ErrorCode::InvalidRequest,
             ErrorKind::InsufficientScope | ErrorKind::UnlistedPath => ErrorCode::InsufficientScope,
-            ErrorKind::RevocationUnavailable => ErrorCode::TemporarilyUnavailable,
+            ErrorKind::RevocationUnavailable | ErrorKind::KeysUnavailable => {
+                ErrorCode::TemporarilyUnavailable
+            }
             _ => ErrorCode::InvalidToken,
         }
     }
@@ -140,6 +146,7 @@ impl ErrorKind {
             ErrorKind::RevocationUnavailable => "the revocation check failed",
             ErrorKind::InsufficientScope => "the token lacks a required scope",
             ErrorKind::UnlistedPath => "no access rule names this path",
+            ErrorKind::KeysUnavailable => "the issuer's keys are not available",
         }
     }
 }
@@ -152,17 +159,43 @@ impl ErrorKind {
 pub struct AuthError {
     kind: ErrorKind,
     scope: Option<Arc<str>>,
+    /// Seconds after which a retry may succeed; 0 when not said.
+    retry_after: u32,
 }
 
 impl AuthError {
     pub(crate) const fn new(kind: ErrorKind) -> Self {
-        Self { kind, scope: None }
+        Self {
+            kind,
+            scope: None,
+            retry_after: 0,
+        }
     }
 
     pub(crate) fn insufficient_scope(scope: Arc<str>) -> Self {
         Self {
             kind: ErrorKind::InsufficientScope,
             scope: Some(scope),
+            retry_after: 0,
+        }
+    }
+
+    /// `self`, telling the client to retry after `seconds` (at least 1).
+    #[must_use]
+    #[cfg(feature = "remote")]
+    pub(crate) fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = u32::try_from(seconds.max(1)).unwrap_or(u32::MAX);
+        self
+    }
+
+    /// For a temporary refusal ([`ErrorKind::KeysUnavailable`]), the seconds after which a
+    /// retry may succeed: the standard rejection sends them as `Retry-After`.
+    #[must_use]
+    pub const fn retry_after(&self) -> Option<u32> {
+        if self.retry_after == 0 {
+            None
+        } else {
+            Some(self.retry_after)
         }
     }
 
@@ -209,6 +242,9 @@ impl fmt::Debug for AuthError {
         d.field("kind", &self.kind);
         if let Some(scope) = &self.scope {
             d.field("required_scope", scope);
+        }
+        if let Some(seconds) = self.retry_after() {
+            d.field("retry_after", &seconds);
         }
         d.finish()
     }

@@ -53,10 +53,23 @@ impl JwtAuthLayer {
                 max_token_len: DEFAULT_MAX_TOKEN_LEN,
                 optional: false,
                 revocation: None,
+                resolver: None,
             }),
             on_rejection: DefaultRejection::default(),
             _claims: PhantomData,
         }
+    }
+}
+
+impl JwtAuthLayer {
+    /// A layer whose keys and rules are chosen per request by `resolver`; the layer's own
+    /// verifier then holds no key and is not used.
+    #[cfg(feature = "remote")]
+    pub(crate) fn from_resolver(resolver: Arc<dyn super::Resolve>) -> Self {
+        let keys = KeyStore::new(crate::verify::keys::KeySet::empty());
+        let mut layer = Self::from_verifier(Verifier::from_parts(keys, Validation::new()));
+        layer.config_mut().resolver = Some(resolver);
+        layer
     }
 }
 
@@ -188,7 +201,15 @@ impl<C, R> JwtAuthLayer<C, R> {
 impl<C> JwtAuthLayer<C, DefaultRejection> {
     /// The realm named in challenges (default `api`).
     pub fn realm(self, realm: &str) -> Self {
-        self.on_rejection(DefaultRejection::new(realm))
+        let rejection = self.on_rejection.clone().with_realm(realm);
+        self.on_rejection(rejection)
+    }
+
+    /// Challenges name `url`, the resource's RFC 9728 metadata document, in a
+    /// `resource_metadata` parameter; see [`DefaultRejection::resource_metadata`].
+    pub fn resource_metadata(self, url: &str) -> Self {
+        let rejection = self.on_rejection.clone().resource_metadata(url);
+        self.on_rejection(rejection)
     }
 }
 

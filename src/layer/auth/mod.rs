@@ -2,9 +2,15 @@
 //! extensions, or answer with the standard rejection.
 
 mod layer;
+// Without the `remote` feature nothing resolves keys per request: the hook stays unused.
+#[cfg_attr(not(feature = "remote"), allow(dead_code))]
+mod resolve;
 mod service;
 
 pub use layer::JwtAuthLayer;
+#[cfg(feature = "remote")]
+pub(crate) use resolve::{KeySource, KeysWait, Resolution, SourceWait};
+pub(crate) use resolve::{PendingCheck, Resolve};
 pub use service::JwtAuth;
 
 use std::sync::Arc;
@@ -24,4 +30,6 @@ pub(crate) struct Config {
     pub(crate) max_token_len: usize,
     pub(crate) optional: bool,
     pub(crate) revocation: Option<Arc<dyn Revocation>>,
+    /// Keys chosen per request (remote key sets); `None` for the verifier's own keys.
+    pub(crate) resolver: Option<Arc<dyn Resolve>>,
 }

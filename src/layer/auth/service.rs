@@ -7,12 +7,14 @@ use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use super::Config;
+use super::resolve::{self, Resolution, Resolve};
+use super::{Config, PendingCheck};
 use crate::layer::body::ResponseBody;
 use crate::layer::extract::{self, Credential};
 use crate::layer::rejection::{DefaultRejection, OnRejection};
 use crate::layer::{ResponseFuture, reject};
 use crate::verify::claims::Claims;
+use crate::verify::error::{AuthError, ErrorKind};
 use crate::verify::verifier::Checked;
 
 /// Middleware that verifies bearer JWTs; made by [`JwtAuthLayer`](crate::JwtAuthLayer).
@@ -84,8 +86,38 @@ where
                 ));
             }
         };
+        if let Some(resolver) = &config.resolver {
+            return match check_resolved::<C>(&**resolver, config, token) {
+                Ok(checked) => self.proceed(checked, request),
+                Err(check) => {
+                    // The service made ready by `poll_ready` goes into the future; a clone stays.
+                    let clone = self.inner.clone();
+                    let ready = std::mem::replace(&mut self.inner, clone);
+                    ResponseFuture::keys(check, ready, request, self.on_rejection.clone())
+                }
+            };
+        }
         let checked = config.verifier.check_shared::<C>(token, revocation);
         self.proceed(checked, request)
+    }
+}
+
+/// Checks `token` with the keys `resolver` chooses: at once when they are there (`Ok`), else
+/// a check that waits for them first (first keys, or a refetch for an unknown `kid`).
+fn check_resolved<C>(
+    resolver: &dyn Resolve,
+    config: &Config,
+    token: &[u8],
+) -> Result<Result<Checked<Arc<C>>, AuthError>, PendingCheck>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    let revocation = config.revocation.as_ref();
+    match std::str::from_utf8(token).map(|text| resolver.resolve(text)) {
+        Err(_) => Ok(Err(ErrorKind::MalformedToken.into())),
+        Ok(Resolution::Refused(error)) => Ok(Err(error)),
+        Ok(Resolution::Ready(source)) => resolve::check_now::<C>(source, token, revocation),
+        Ok(Resolution::Wait(wait)) => Err(resolve::check_after::<C>(wait, token, revocation)),
     }
 }
 
@@ -98,7 +130,7 @@ where
     /// revocation hook.
     fn proceed<ReqBody, ResBody>(
         &mut self,
-        checked: Result<Checked<Arc<C>>, crate::AuthError>,
+        checked: Result<Checked<Arc<C>>, AuthError>,
         mut request: Request<ReqBody>,
     ) -> ResponseFuture<S, ReqBody, R>
     where

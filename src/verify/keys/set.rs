@@ -97,6 +97,17 @@ impl KeySet {
         )
     }
 
+    /// A set holding no key: every token is refused as signed by an unknown key. What a
+    /// remote key source verifies with until its first set arrives.
+    #[cfg(feature = "remote")]
+    pub(crate) fn empty() -> Self {
+        Self {
+            keys: Vec::new(),
+            algorithms: AlgorithmSet::empty(),
+            id: next_set_id(),
+        }
+    }
+
     /// The keys, in the order given.
     #[must_use]
     pub fn keys(&self) -> &[DecodingKey] {
