@@ -354,7 +354,7 @@ fn a_rotation_is_refused_whole_without_a_new_kid_or_across_key_kinds() {
         Err(ConfigError::MixedKeySet)
     ));
     // Nothing changed.
-    assert_eq!(jwks_kids(&issuer), [kid.clone()]);
+    assert_eq!(jwks_kids(&issuer), [kid.as_str()]);
     assert_eq!(issuer.key().kid(), Some(kid.as_str()));
     // A shared secret rotates too: never published, the old one verifying meanwhile.
     let hmac = TokenIssuer::new(SigningKey::generate(Algorithm::HS256).unwrap());
