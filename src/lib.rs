@@ -115,6 +115,8 @@ pub mod session;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub mod store;
+#[cfg(feature = "redis")]
+pub mod shared;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
