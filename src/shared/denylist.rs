@@ -123,11 +123,7 @@ impl RedisDenylist {
     /// When the store or Redis fails now.
     pub async fn reseed_from(&self, sessions: Sessions) -> Result<usize, BoxError> {
         let loaded = sessions.load_revocations().await?;
-        *self
-            .shared
-            .reseed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(sessions);
+        *self.shared.reseed.lock().unwrap_or_else(|e| e.into_inner()) = Some(sessions);
         Ok(loaded)
     }
 
@@ -236,7 +232,9 @@ impl Shared {
 
     fn apply(&self, entry: &Entry) {
         match entry.k.as_str() {
-            "t" => self.mirror.revoke(entry.iss.as_deref(), &entry.id, entry.exp),
+            "t" => self
+                .mirror
+                .revoke(entry.iss.as_deref(), &entry.id, entry.exp),
             "s" => self
                 .mirror
                 .revoke_session(entry.iss.as_deref(), &entry.id, entry.exp),
@@ -319,7 +317,9 @@ impl Shared {
             .query_async(&mut conn)
             .await
             .map_err(|e| redis_error("reading the feed's end", &e))?;
-        let mut last_id = last.first().map_or_else(|| "0-0".to_owned(), |(id, _)| id.clone());
+        let mut last_id = last
+            .first()
+            .map_or_else(|| "0-0".to_owned(), |(id, _)| id.clone());
         let loaded = self.load_all(&mut conn).await?;
         self.reloads.fetch_add(1, Ordering::Relaxed);
         self.heard();
