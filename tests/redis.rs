@@ -7,31 +7,17 @@
 //! fail.
 #![cfg(all(feature = "redis", feature = "testkit"))]
 
-use std::io::Write as _;
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+#[path = "support/redis.rs"]
+mod support;
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::net::{TcpListener, TcpStream};
+use support::{PrivateRedis, Proxy, skip_or_fail};
 use tower_jwt_auth::login::{ThrottlePolicy, ThrottleStore};
 use tower_jwt_auth::session::{DenylistSink, InMemorySessionStore, RevocationStore, Sessions};
 use tower_jwt_auth::shared::{RedisConfig, RedisDenylist, RedisThrottle};
 use tower_jwt_auth::verify::{Revocation, RevocationCheck, TokenInfo};
 use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer, testkit};
-
-fn skip_or_fail(test: &str, why: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{test}: {why} (CI=true: Redis tests must run)"
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n!!!!!!!! SKIPPED {test}: {why}.\n!!!!!!!! Start Redis on 127.0.0.1:6379 (and install \
-         redis-server) or set TEST_REDIS_URL to run it.\n"
-    );
-}
 
 /// The machine's Redis, or `None` after saying why.
 async fn machine_redis(test: &str) -> Option<String> {
@@ -60,157 +46,6 @@ fn unique(name: &str) -> String {
         .unwrap()
         .as_nanos();
     format!("tjwt-test-{name}-{}-{nanos}", std::process::id())
-}
-
-/// A `redis-server` of this test's own, on a port of its own, keeping nothing on disk.
-struct PrivateRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl PrivateRedis {
-    async fn start(test: &str) -> Option<Self> {
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        };
-        let mut redis = Self { port, child: None };
-        if !redis.launch().await {
-            skip_or_fail(test, "redis-server cannot be started");
-            return None;
-        }
-        Some(redis)
-    }
-
-    async fn launch(&mut self) -> bool {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--maxmemory-policy",
-                "noeviction",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let Ok(child) = child else {
-            return false;
-        };
-        self.child = Some(child);
-        for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        false
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    async fn flush(&self) {
-        let client = redis::Client::open(self.url()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        redis::cmd("FLUSHALL")
-            .query_async::<()>(&mut conn)
-            .await
-            .unwrap();
-    }
-
-    async fn keys(&self, pattern: &str) -> usize {
-        let client = redis::Client::open(self.url()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        redis::cmd("KEYS")
-            .arg(pattern)
-            .query_async::<Vec<String>>(&mut conn)
-            .await
-            .unwrap()
-            .len()
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A TCP proxy to a Redis that can cut every connection through it and refuse new ones.
-struct Proxy {
-    addr: SocketAddr,
-    open: Arc<AtomicBool>,
-    generation: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Proxy {
-    async fn start(target: u16) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let open = Arc::new(AtomicBool::new(true));
-        let generation = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let (flag, generation_seen) = (Arc::clone(&open), Arc::clone(&generation));
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else {
-                    return;
-                };
-                if !flag.load(Ordering::SeqCst) {
-                    continue; // dropped: refused
-                }
-                let born = generation_seen.load(Ordering::SeqCst);
-                let (flag, generation) = (Arc::clone(&flag), Arc::clone(&generation_seen));
-                tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(("127.0.0.1", target)).await else {
-                        return;
-                    };
-                    let cut = async {
-                        while flag.load(Ordering::SeqCst)
-                            && generation.load(Ordering::SeqCst) == born
-                        {
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                        }
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        () = cut => {}
-                    }
-                });
-            }
-        });
-        Self {
-            addr,
-            open,
-            generation,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://{}", self.addr)
-    }
-
-    fn cut(&self) {
-        self.open.store(false, Ordering::SeqCst);
-        self.generation.fetch_add(1, Ordering::SeqCst);
-    }
-
-    fn restore(&self) {
-        self.open.store(true, Ordering::SeqCst);
-    }
 }
 
 fn token<'a>(jti: &'a str, sid: Option<&'a str>) -> TokenInfo<'a> {

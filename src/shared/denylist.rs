@@ -10,7 +10,7 @@ use redis::streams::{StreamReadOptions, StreamReadReply};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::{RedisConfig, connection_manager, redis_error};
+use super::{RedisConfig, connection_manager, redis_error, with_reconnect};
 use crate::session::{DenylistSink, Sessions};
 use crate::verify::revocation::{
     BoxError, InMemoryDenylist, Revocation, RevocationCheck, TokenInfo,
@@ -177,8 +177,7 @@ impl RedisDenylist {
             .saturating_add(shared.mirror.retention())
             .clamp(1, 253_402_300_799)
             .saturating_mul(1000);
-        let mut conn = shared.conn.clone();
-        redis::pipe()
+        let pipe = redis::pipe()
             .atomic()
             .cmd("SET")
             .arg(shared.key(&entry))
@@ -195,9 +194,13 @@ impl RedisDenylist {
             .arg("v")
             .arg(&value)
             .ignore()
-            .query_async::<()>(&mut conn)
-            .await
-            .map_err(|e| redis_error("publishing a revocation", &e))?;
+            .clone();
+        with_reconnect(&shared.conn, |mut conn| {
+            let pipe = pipe.clone();
+            async move { pipe.query_async::<()>(&mut conn).await }
+        })
+        .await
+        .map_err(|e| redis_error("publishing a revocation", &e))?;
         shared.apply(&entry);
         Ok(())
     }

@@ -146,6 +146,27 @@ pub(crate) async fn connection_manager(
         .map_err(|e| redis_error("connecting", &e))
 }
 
+/// Runs `op` on the managed connection, and once more when the first try found the connection
+/// broken (Redis restarted since the last command): the manager reconnects in between, so the
+/// first request after an outage is served instead of answered 503. A script that ran before
+/// its reply was lost runs twice: for the throttle, one failure too many, the safe side.
+pub(crate) async fn with_reconnect<T, F, Fut>(
+    conn: &ConnectionManager,
+    mut op: F,
+) -> redis::RedisResult<T>
+where
+    F: FnMut(ConnectionManager) -> Fut,
+    Fut: std::future::Future<Output = redis::RedisResult<T>>,
+{
+    match op(conn.clone()).await {
+        Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() => {
+            tracing::debug!(error = %e, "Redis connection broken; retrying once on a new one");
+            op(conn.clone()).await
+        }
+        other => other,
+    }
+}
+
 /// A Redis error, said without the URL (which may hold a password).
 pub(crate) fn redis_error(what: &str, e: &redis::RedisError) -> BoxError {
     format!("Redis, {what}: {:?} {}", e.kind(), e.detail().unwrap_or("")).into()

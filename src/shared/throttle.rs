@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 
-use super::{RedisConfig, connection_manager, redis_error};
+use super::{RedisConfig, connection_manager, redis_error, with_reconnect};
 use crate::login::{ThrottlePolicy, ThrottleStore};
 use crate::verify::revocation::BoxError;
 
@@ -136,21 +136,28 @@ impl ThrottleStore for RedisThrottle {
     type Ticket = RedisTicket;
 
     async fn reserve(&self, keys: &[String]) -> Result<Result<RedisTicket, Duration>, BoxError> {
-        let mut invocation = self.reserve.prepare_invoke();
         let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        for key in &keys {
-            invocation.key(key);
-        }
-        invocation
-            .arg(self.policy.free_failures)
-            .arg(millis(self.policy.base_delay).max(1))
-            .arg(millis(self.policy.max_delay.min(crate::login::MAX_THROTTLE_DELAY)).max(1))
-            .arg(millis(self.policy.forget_after).max(1));
-        let mut conn = self.conn.clone();
-        let reply: Vec<redis::Value> = invocation
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| redis_error("reserving a login attempt", &e))?;
+        let args = [
+            u64::from(self.policy.free_failures),
+            millis(self.policy.base_delay).max(1),
+            millis(self.policy.max_delay.min(crate::login::MAX_THROTTLE_DELAY)).max(1),
+            millis(self.policy.forget_after).max(1),
+        ];
+        let reply: Vec<redis::Value> = with_reconnect(&self.conn, |mut conn| {
+            let (keys, script) = (&keys, &self.reserve);
+            async move {
+                let mut invocation = script.prepare_invoke();
+                for key in keys {
+                    invocation.key(key);
+                }
+                for arg in args {
+                    invocation.arg(arg);
+                }
+                invocation.invoke_async(&mut conn).await
+            }
+        })
+        .await
+        .map_err(|e| redis_error("reserving a login attempt", &e))?;
         let text = |v: &redis::Value| -> Result<String, BoxError> {
             redis::from_redis_value_ref::<String>(v)
                 .map_err(|e| format!("unexpected reply of the throttle script: {e}").into())
@@ -177,25 +184,29 @@ impl ThrottleStore for RedisThrottle {
 
     async fn succeeded(&self, ticket: RedisTicket) -> Result<(), BoxError> {
         let keys: Vec<&str> = ticket.0.iter().map(|(k, ..)| k.as_str()).collect();
-        let mut conn = self.conn.clone();
-        redis::cmd("DEL")
-            .arg(&keys)
-            .query_async::<i64>(&mut conn)
-            .await
-            .map_err(|e| redis_error("clearing a login record", &e))?;
+        let del = redis::cmd("DEL").arg(&keys).clone();
+        with_reconnect(&self.conn, |mut conn| {
+            let del = del.clone();
+            async move { del.query_async::<i64>(&mut conn).await }
+        })
+        .await
+        .map_err(|e| redis_error("clearing a login record", &e))?;
         Ok(())
     }
 
     async fn cancel(&self, ticket: RedisTicket) -> Result<(), BoxError> {
-        let mut invocation = self.cancel.prepare_invoke();
-        for (key, before, set) in &ticket.0 {
-            invocation.key(key).arg(before).arg(set);
-        }
-        let mut conn = self.conn.clone();
-        invocation
-            .invoke_async::<i64>(&mut conn)
-            .await
-            .map_err(|e| redis_error("giving a login attempt back", &e))?;
+        with_reconnect(&self.conn, |mut conn| {
+            let (ticket, script) = (&ticket, &self.cancel);
+            async move {
+                let mut invocation = script.prepare_invoke();
+                for (key, before, set) in &ticket.0 {
+                    invocation.key(key).arg(before).arg(set);
+                }
+                invocation.invoke_async::<i64>(&mut conn).await
+            }
+        })
+        .await
+        .map_err(|e| redis_error("giving a login attempt back", &e))?;
         Ok(())
     }
 }
