@@ -46,6 +46,7 @@ fn logins(c: &mut Criterion) {
             login_rate_per_minute: 0,
             // In memory: the bench measures the login, not a database.
             database_url: None,
+            redis_url: None,
         }))
         .unwrap();
     let request = || {

@@ -48,6 +48,7 @@ async fn router(database_url: Option<String>) -> Router {
         throttle: ThrottlePolicy::default().free_failures(1_000),
         login_rate_per_minute: 0,
         database_url,
+        redis_url: None,
     })
     .await
     .unwrap()

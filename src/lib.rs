@@ -113,6 +113,8 @@ pub mod login;
 pub mod remote;
 #[cfg(feature = "login")]
 pub mod session;
+#[cfg(feature = "redis")]
+pub mod shared;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub mod store;

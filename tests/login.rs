@@ -52,6 +52,7 @@ fn config(scopes: &[&str]) -> app::Config {
         // The per-client limit has its own test; the rest log in as often as they need.
         login_rate_per_minute: 0,
         database_url: None,
+        redis_url: None,
     }
 }
 

@@ -39,6 +39,9 @@ pub struct Config {
     /// Where users, refresh-token families and revocations live (`sqlite://…` or
     /// `postgres://…`); `None` keeps them in memory, lost on restart.
     pub database_url: Option<String>,
+    /// A Redis (`redis://…`) through which every instance shares the access-token denylist and
+    /// the login throttle; `None` keeps both in this process.
+    pub redis_url: Option<String>,
 }
 
 /// How many logins a client may send at once before the per-minute rate applies.
@@ -101,16 +104,55 @@ where
     U: UserStore,
     S: RefreshStore + RevocationStore,
 {
-    let issuer = config.issuer;
-    let denylist = InMemoryDenylist::new();
-    let sessions = Sessions::new(store, issuer.clone(), denylist.clone());
-    // Revocations made before this start (by this instance or another) are refused at once.
-    let loaded = sessions.load_revocations().await?;
-    tracing::info!(loaded, "revocations loaded");
-    let login = login_handler(users, issuer.clone(), hasher)
-        .throttle(config.throttle)
-        .sessions(sessions.clone());
+    let issuer = config.issuer.clone();
+    match config.redis_url.clone() {
+        None => {
+            let denylist = InMemoryDenylist::new();
+            let sessions = Sessions::new(store, issuer.clone(), denylist.clone());
+            // Revocations made before this start are refused at once.
+            let loaded = sessions.load_revocations().await?;
+            tracing::info!(loaded, "revocations loaded");
+            let login = login_handler(users, issuer.clone(), hasher)
+                .throttle(config.throttle.clone())
+                .sessions(sessions.clone());
+            routes(config, login, sessions, denylist)
+        }
+        #[cfg(feature = "redis")]
+        Some(url) => {
+            use tower_jwt_auth::shared::{RedisConfig, RedisDenylist, RedisThrottle};
+            let redis = RedisConfig::default();
+            let denylist = RedisDenylist::connect(&url, redis.clone())
+                .await
+                .map_err(|e| format!("REDIS_URL: {e}"))?;
+            let throttle = RedisThrottle::connect(&url, config.throttle.clone(), &redis).await?;
+            let sessions = Sessions::new(store, issuer.clone(), denylist.clone());
+            // Redis gets what the SQL store holds now, and again whenever it lost its data.
+            let loaded = denylist.reseed_from(sessions.clone()).await?;
+            tracing::info!(loaded, "revocations loaded into Redis");
+            if !denylist.ready(Duration::from_secs(5)).await {
+                return Err("REDIS_URL: the revocation feed did not synchronise".into());
+            }
+            let login = login_handler(users, issuer.clone(), hasher)
+                .throttle_store(throttle)
+                .sessions(sessions.clone());
+            routes(config, login, sessions, denylist)
+        }
+        #[cfg(not(feature = "redis"))]
+        Some(_) => Err("REDIS_URL needs the redis feature".into()),
+    }
+}
 
+fn routes<U, H>(
+    config: Config,
+    login: tower_jwt_auth::login::LoginService<U, H>,
+    sessions: Sessions,
+    denylist: impl tower_jwt_auth::verify::Revocation,
+) -> Result<Router, Error>
+where
+    U: UserStore,
+    H: PasswordHashing,
+{
+    let issuer = config.issuer;
     let protected = Router::new()
         .route("/me", get(me))
         .route(

@@ -16,6 +16,7 @@
 //! | `DEMO_USER`, `DEMO_PASSWORD` | the demo account | `demo`, a random password printed at start-up |
 //! | `DEMO_SCOPES` | the demo account's scopes | `read` |
 //! | `LOGIN_RATE_PER_MINUTE` | requests per minute per client IP (burst of 10) before `POST /login` and `POST /revoke` answer 429; `0` turns it off | `60` |
+//! | `REDIS_URL` | a Redis (`redis://HOST:PORT`) through which several instances share the access-token denylist and the login throttle (feature `redis`); point `DATABASE_URL` at one shared Postgres then | unset: both in this process |
 //! | `DATABASE_URL` | where users, refresh-token families and revocations live: `sqlite://FILE` (created on first start) or `postgres://…`; the demo account is created or updated there at start-up | `sqlite://tower-jwt-auth.db` |
 //!
 //! With an asymmetric key (a key file, or the generated one) the server publishes its public keys
@@ -65,6 +66,7 @@ async fn main() -> Result<(), Error> {
         database_url: Some(
             env("DATABASE_URL").unwrap_or_else(|| "sqlite://tower-jwt-auth.db".into()),
         ),
+        redis_url: env("REDIS_URL"),
     })
     .await?
     .layer(middleware::from_fn(trace));

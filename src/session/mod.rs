@@ -266,6 +266,100 @@ impl<S: RefreshStore + RevocationStore> DynStore for S {
     }
 }
 
+/// Where a revocation goes once the store holds it: the denylist the verifying layer consults,
+/// in this process ([`InMemoryDenylist`]) or shared by every instance (a Redis-fed mirror).
+pub trait DenylistSink: Send + Sync + 'static {
+    /// Refuses the access token (`iss`, `jti`) until `expires_at` plus the retention.
+    fn revoke_token(
+        &self,
+        issuer: Option<&str>,
+        jwt_id: &str,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send;
+
+    /// Refuses every access token of the session (`iss`, `sid`) until `last_expiry` plus the
+    /// retention.
+    fn revoke_session(
+        &self,
+        issuer: Option<&str>,
+        session_id: &str,
+        last_expiry: i64,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send;
+
+    /// How long past `exp` an entry is kept, in seconds: the largest leeway in use.
+    fn retention(&self) -> i64;
+}
+
+impl DenylistSink for InMemoryDenylist {
+    async fn revoke_token(
+        &self,
+        issuer: Option<&str>,
+        jwt_id: &str,
+        expires_at: i64,
+    ) -> Result<(), BoxError> {
+        self.revoke(issuer, jwt_id, expires_at);
+        Ok(())
+    }
+
+    async fn revoke_session(
+        &self,
+        issuer: Option<&str>,
+        session_id: &str,
+        last_expiry: i64,
+    ) -> Result<(), BoxError> {
+        InMemoryDenylist::revoke_session(self, issuer, session_id, last_expiry);
+        Ok(())
+    }
+
+    fn retention(&self) -> i64 {
+        InMemoryDenylist::retention(self)
+    }
+}
+
+/// [`DenylistSink`] as an object.
+trait DynSink: Send + Sync + 'static {
+    fn revoke_token<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        jwt_id: &'a str,
+        expires_at: i64,
+    ) -> BoxFuture<'a, ()>;
+    fn revoke_session<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        session_id: &'a str,
+        last_expiry: i64,
+    ) -> BoxFuture<'a, ()>;
+    fn retention(&self) -> i64;
+}
+
+impl<D: DenylistSink> DynSink for D {
+    fn revoke_token<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        jwt_id: &'a str,
+        expires_at: i64,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(DenylistSink::revoke_token(self, issuer, jwt_id, expires_at))
+    }
+    fn revoke_session<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        session_id: &'a str,
+        last_expiry: i64,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(DenylistSink::revoke_session(
+            self,
+            issuer,
+            session_id,
+            last_expiry,
+        ))
+    }
+    fn retention(&self) -> i64 {
+        DenylistSink::retention(self)
+    }
+}
+
 /// The session side of a token endpoint: a store of families and revocations, the issuer whose
 /// tokens they concern, and the denylist the verifying layer consults.
 ///
@@ -277,7 +371,7 @@ impl<S: RefreshStore + RevocationStore> DynStore for S {
 pub struct Sessions {
     store: Arc<dyn DynStore>,
     issuer: TokenIssuer,
-    denylist: InMemoryDenylist,
+    denylist: Arc<dyn DynSink>,
     policy: RefreshPolicy,
 }
 
@@ -285,7 +379,6 @@ impl fmt::Debug for Sessions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sessions")
             .field("issuer", &self.issuer)
-            .field("denylist", &self.denylist)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
@@ -299,16 +392,17 @@ pub(crate) struct Refreshed {
 }
 
 impl Sessions {
-    /// Sessions kept in `store`, for the tokens of `issuer`, revoked through `denylist`.
+    /// Sessions kept in `store`, for the tokens of `issuer`, revoked through `denylist` (an
+    /// [`InMemoryDenylist`] the layer consults, or any [`DenylistSink`]).
     pub fn new<S: RefreshStore + RevocationStore>(
         store: S,
         issuer: TokenIssuer,
-        denylist: InMemoryDenylist,
+        denylist: impl DenylistSink,
     ) -> Self {
         Self {
             store: Arc::new(store),
             issuer,
-            denylist,
+            denylist: Arc::new(denylist),
             policy: RefreshPolicy::default(),
         }
     }
@@ -318,12 +412,6 @@ impl Sessions {
     pub fn policy(mut self, policy: RefreshPolicy) -> Self {
         self.policy = policy;
         self
-    }
-
-    /// The denylist revocations go to.
-    #[must_use]
-    pub fn denylist(&self) -> &InMemoryDenylist {
-        &self.denylist
     }
 
     /// The issuer whose tokens these sessions concern.
@@ -344,11 +432,12 @@ impl Sessions {
 
     /// Seeds the denylist with every revocation in the store that can still matter (access
     /// tokens not yet past `exp` and leeway, families revoked within an access-token lifetime
-    /// and leeway): call it at start-up, before serving. Returns how many entries were loaded.
+    /// and leeway): call it at start-up, before serving, and whenever a shared denylist lost
+    /// its data. Returns how many entries were loaded.
     ///
     /// # Errors
     ///
-    /// When the store fails.
+    /// When the store or the denylist fails.
     pub async fn load_revocations(&self) -> Result<usize, BoxError> {
         let now = self.now();
         let retention = self.denylist.retention();
@@ -366,11 +455,15 @@ impl Sessions {
                     issuer,
                     jwt_id,
                     expires_at,
-                } => self.denylist.revoke(issuer.as_deref(), jwt_id, *expires_at),
+                } => {
+                    self.denylist
+                        .revoke_token(issuer.as_deref(), jwt_id, *expires_at)
+                        .await?;
+                }
                 Revoked::Session {
                     family_id,
                     revoked_at,
-                } => self.deny_session(family_id, *revoked_at),
+                } => self.deny_session(family_id, *revoked_at).await?,
             }
         }
         Ok(revoked.len())
@@ -378,10 +471,11 @@ impl Sessions {
 
     /// Every access token of the family is refused: none was issued after `revoked_at`, so
     /// none expires after `revoked_at` plus the token lifetime.
-    fn deny_session(&self, family_id: &str, revoked_at: i64) {
+    async fn deny_session(&self, family_id: &str, revoked_at: i64) -> Result<(), BoxError> {
         let last = revoked_at.saturating_add(secs(self.issuer.token_lifetime()));
         self.denylist
-            .revoke_session(self.issuer.issuer_name(), family_id, last);
+            .revoke_session(self.issuer.issuer_name(), family_id, last)
+            .await
     }
 
     /// Starts a family for `user_id` granted `scope`: its first refresh token.
@@ -428,7 +522,8 @@ impl Sessions {
                     user = %family.user_id,
                     "refresh token reused: the family and its access tokens are revoked"
                 );
-                self.deny_session(&family.id, family.revoked_at.unwrap_or(now));
+                self.deny_session(&family.id, family.revoked_at.unwrap_or(now))
+                    .await?;
                 Ok(Err(Rotation::Reused(family)))
             }
             other => Ok(Err(other)),
@@ -444,7 +539,8 @@ impl Sessions {
         let now = self.now();
         match self.store.revoke_family(family_id, now).await? {
             Some(family) => {
-                self.deny_session(&family.id, family.revoked_at.unwrap_or(now));
+                self.deny_session(&family.id, family.revoked_at.unwrap_or(now))
+                    .await?;
                 Ok(true)
             }
             None => Ok(false),
@@ -470,7 +566,6 @@ impl Sessions {
         expires_at: i64,
     ) -> Result<(), BoxError> {
         self.store.revoke_token(issuer, jwt_id, expires_at).await?;
-        self.denylist.revoke(issuer, jwt_id, expires_at);
-        Ok(())
+        self.denylist.revoke_token(issuer, jwt_id, expires_at).await
     }
 }

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What the revocation hook sees of a verified token.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 #[non_exhaustive]
 pub struct TokenInfo<'a> {
     /// `iss`, if present.

@@ -1,0 +1,173 @@
+//! Several instances, one truth: the access-token denylist and the login throttle shared
+//! through Redis (feature `redis`).
+//!
+//! Behind a load balancer, an in-memory denylist lets a token revoked on instance A through on
+//! instance B until it expires, and an in-memory throttle gives an attacker the free failures
+//! once per instance. [`RedisDenylist`] and [`RedisThrottle`] share both:
+//!
+//! ```no_run
+//! # async fn run(
+//! #     issuer: tower_jwt_auth::TokenIssuer,
+//! #     store: tower_jwt_auth::store::SqlStore,
+//! #     hasher: tower_jwt_auth::login::password::Argon2Hasher,
+//! # ) -> Result<(), tower_jwt_auth::verify::BoxError> {
+//! use std::time::Duration;
+//! use tower_jwt_auth::login::{ThrottlePolicy, login_handler};
+//! use tower_jwt_auth::session::Sessions;
+//! use tower_jwt_auth::shared::{RedisConfig, RedisDenylist, RedisThrottle};
+//!
+//! let url = "redis://127.0.0.1:6379";
+//! let denylist = RedisDenylist::connect(url, RedisConfig::default()).await?;
+//! let sessions = Sessions::new(store.clone(), issuer.clone(), denylist.clone());
+//! denylist.reseed_from(sessions.clone()).await?; // and again whenever Redis lost its data
+//! denylist.ready(Duration::from_secs(5)).await;
+//! let throttle = RedisThrottle::connect(url, ThrottlePolicy::default(), &RedisConfig::default()).await?;
+//! let login = login_handler(store, issuer.clone(), hasher)
+//!     .throttle_store(throttle)
+//!     .sessions(sessions);
+//! let layer = issuer.layer().revocation(denylist); // a hash lookup per request, no round trip
+//! # Ok(()) }
+//! ```
+//!
+//! # What fails closed
+//!
+//! - **Verification**: each instance checks tokens against its in-memory mirror, fed from a
+//!   Redis stream on a connection of its own. When that feed has been silent longer than
+//!   [`RedisConfig::staleness`] (1 s), every check answers 503, never 200 (a revocation may
+//!   have been missed) and never 401 (the token may be good).
+//! - **Login, refresh and revocation** answer 503 `temporarily_unavailable` with `Retry-After`
+//!   while Redis cannot be reached: the throttle cannot count the attempt, the revocation
+//!   cannot be shared.
+//! - Both recover on their own when Redis answers again, without a restart; the feed reloads
+//!   every key and the revocations the durable store holds.
+//!
+//! # Operations
+//!
+//! - **`maxmemory-policy noeviction`**: an evicted key is a forgotten revocation or a reset
+//!   throttle record. Every key expires on its own (a revocation when its token can no longer
+//!   be accepted, a throttle record `forget_after` past its last failure), so memory stays
+//!   bounded by the traffic.
+//! - **Persistence is optional**: the durable record of revocations is the SQL store. A Redis
+//!   that restarts empty (or is flushed) is noticed within half a second through an epoch key;
+//!   the instances reload the revocations from the store into Redis, and their mirrors, which
+//!   never drop an entry before it expires, keep refusing meanwhile. The throttle records are
+//!   lost with it: the free failures start again, the back-off too.
+//! - **Keys** start with [`RedisConfig::prefix`] (`tjwt` by default): `tjwt:deny:<sha256>`
+//!   (one per revoked token or session, its JSON as value), `tjwt:deny-feed` (a stream capped
+//!   near 100 000 entries), `tjwt:epoch`, `tjwt:throttle:<account>`.
+
+mod denylist;
+mod throttle;
+
+pub use denylist::RedisDenylist;
+pub use throttle::{RedisThrottle, RedisTicket};
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::verify::revocation::BoxError;
+
+/// How the Redis-backed stores connect and when they give up.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RedisConfig {
+    /// The first part of every key (default `tjwt`): several deployments can share a Redis.
+    pub prefix: String,
+    /// How long the revocation feed may be silent before checks fail closed (default 1 s).
+    pub staleness: Duration,
+    /// How long one command may take (default 500 ms).
+    pub response_timeout: Duration,
+    /// How long connecting may take (default 1 s).
+    pub connect_timeout: Duration,
+    /// The largest leeway of the verifiers in use (default 60 s): a revocation is kept that long
+    /// past its token's `exp`.
+    pub leeway: Duration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            prefix: "tjwt".into(),
+            staleness: Duration::from_secs(1),
+            response_timeout: Duration::from_millis(500),
+            connect_timeout: Duration::from_secs(1),
+            leeway: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RedisConfig {
+    /// Sets the key prefix.
+    #[must_use]
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Sets the staleness bound of the revocation feed (at least 300 ms: the feed answers
+    /// every 200 ms when nothing happens).
+    #[must_use]
+    pub fn staleness(mut self, staleness: Duration) -> Self {
+        self.staleness = staleness.max(Duration::from_millis(300));
+        self
+    }
+
+    /// Sets the command and connect timeouts.
+    #[must_use]
+    pub fn timeouts(mut self, response: Duration, connect: Duration) -> Self {
+        self.response_timeout = response;
+        self.connect_timeout = connect;
+        self
+    }
+
+    /// Sets the largest leeway in use.
+    #[must_use]
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+}
+
+/// A connection that reconnects on its own, with the configured timeouts.
+pub(crate) async fn connection_manager(
+    url: &str,
+    config: &RedisConfig,
+) -> Result<ConnectionManager, BoxError> {
+    let client = redis::Client::open(url).map_err(|e| redis_error("parsing the URL", &e))?;
+    let managed = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(config.connect_timeout))
+        .set_response_timeout(Some(config.response_timeout))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(500));
+    client
+        .get_connection_manager_with_config(managed)
+        .await
+        .map_err(|e| redis_error("connecting", &e))
+}
+
+/// Runs `op` on the managed connection, and once more when the first try found the connection
+/// broken (Redis restarted since the last command): the manager reconnects in between, so the
+/// first request after an outage is served instead of answered 503. A script that ran before
+/// its reply was lost runs twice: for the throttle, one failure too many, the safe side.
+pub(crate) async fn with_reconnect<T, F, Fut>(
+    conn: &ConnectionManager,
+    mut op: F,
+) -> redis::RedisResult<T>
+where
+    F: FnMut(ConnectionManager) -> Fut,
+    Fut: std::future::Future<Output = redis::RedisResult<T>>,
+{
+    match op(conn.clone()).await {
+        Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() => {
+            tracing::debug!(error = %e, "Redis connection broken; retrying once on a new one");
+            op(conn.clone()).await
+        }
+        other => other,
+    }
+}
+
+/// A Redis error, said without the URL (which may hold a password).
+pub(crate) fn redis_error(what: &str, e: &redis::RedisError) -> BoxError {
+    format!("Redis, {what}: {:?} {}", e.kind(), e.detail().unwrap_or("")).into()
+}
