@@ -35,7 +35,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_jwt_auth::axum::JwtClaims;
-use tower_jwt_auth::layer::ProtectedResourceMetadata;
+use tower_jwt_auth::layer::{DefaultRejection, ProtectedResourceMetadata};
 use tower_jwt_auth::remote::{IssuerConfig, RemoteKeys, RemoteKeysBuilder};
 use tower_jwt_auth::{Algorithm, RequireScopeLayer};
 
@@ -86,11 +86,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ProtectedResourceMetadata::well_known_path,
     );
 
+    // The scope check answers its 403 with the same challenge parameters.
+    let mut scope_rejection = DefaultRejection::new("api");
+    if let Some(metadata) = &metadata {
+        scope_rejection = scope_rejection.resource_metadata(&metadata.well_known_url());
+    }
     let protected = Router::new()
         .route("/me", get(me))
         .route(
             "/admin",
-            get(admin).route_layer(RequireScopeLayer::new(["admin"])),
+            get(admin).route_layer(RequireScopeLayer::new(["admin"]).on_rejection(scope_rejection)),
         )
         .layer(auth);
     let ready_keys = keys.clone();
