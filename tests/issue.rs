@@ -364,3 +364,25 @@ fn a_rotation_is_refused_whole_without_a_new_kid_or_across_key_kinds() {
     assert!(hmac.jwks().is_none());
     hmac.verifier().verify::<Claims>(&old.access_token).unwrap();
 }
+
+#[test]
+fn a_rotation_may_change_the_algorithm_and_both_keep_verifying() {
+    let issuer = TokenIssuer::new(SigningKey::generate(Algorithm::ES256).unwrap());
+    let verifier = issuer.verifier();
+    let old = issuer.issue("ada", NO_SCOPES).unwrap();
+    issuer
+        .rotate(SigningKey::generate(Algorithm::EdDSA).unwrap())
+        .unwrap();
+    let new = issuer.issue("ada", NO_SCOPES).unwrap();
+    for token in [&old, &new] {
+        verifier.verify::<Claims>(&token.access_token).unwrap();
+    }
+    let algs: Vec<_> = issuer
+        .jwks()
+        .unwrap()
+        .keys
+        .into_iter()
+        .map(|k| k.alg.unwrap())
+        .collect();
+    assert_eq!(algs, ["EdDSA", "ES256"]);
+}
