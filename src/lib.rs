@@ -83,6 +83,7 @@
 //! | `login` | `issue`, plus the password grant: `login::password` (argon2id off the executor), `login::login_handler` | no |
 //! | `postgres` | `login`, plus `store::PostgresStore` (and `store::SqlStore`): users, sessions and revocations in PostgreSQL, through sqlx without TLS | no |
 //! | `sqlite` | `login`, plus `store::SqliteStore` (and `store::SqlStore`): the same in a SQLite file (WAL), with SQLite bundled (a C compile) | no |
+//! | `redis-tls` | `redis`, plus `rediss://` through the platform's TLS (OpenSSL on Linux), trusting the system's roots or `RedisConfig::tls_root_ca`; no process-wide crypto provider is installed | no |
 //! | `redis` | `login`, plus `shared::RedisDenylist` and `shared::RedisThrottle`: the access-token denylist and the login throttle shared by every instance through Redis | no |
 //! | `testkit` | `login`, plus `testkit`: the conformance suite of session and user stores | no |
 //! | `legacy-hashes` | `login`, plus verifying bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) migrated from passlib or the Python `bcrypt` package, replaced by argon2id on the next login; `PasswordPolicy::max_stored_bcrypt_cost` | no |

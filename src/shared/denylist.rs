@@ -98,7 +98,7 @@ impl RedisDenylist {
     ///
     /// When Redis cannot be reached now.
     pub async fn connect(url: &str, config: RedisConfig) -> Result<Self, BoxError> {
-        let client = redis::Client::open(url).map_err(|e| redis_error("parsing the URL", &e))?;
+        let client = super::client(url, &config)?;
         let conn = connection_manager(url, &config).await?;
         let mirror = InMemoryDenylist::new().leeway(config.leeway);
         let shared = Arc::new(Shared {
