@@ -83,6 +83,25 @@ async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> D
     start.elapsed()
 }
 
+/// Deletes what a test left under `prefix` in a shared Redis (the feed and the epoch do not
+/// expire on their own).
+async fn purge(url: &str, prefix: &str) {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        redis::cmd("DEL")
+            .arg(&keys)
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
 fn config(prefix: &str) -> RedisConfig {
     RedisConfig::default().prefix(prefix)
 }
@@ -100,10 +119,12 @@ async fn the_redis_throttle_passes_the_burst_conformance_check() {
     let policy = ThrottlePolicy::default()
         .free_failures(3)
         .delays(Duration::from_secs(60), Duration::from_secs(60));
-    let throttle = RedisThrottle::connect(&url, policy, &config(&unique("throttle")))
+    let prefix = unique("throttle");
+    let throttle = RedisThrottle::connect(&url, policy, &config(&prefix))
         .await
         .unwrap();
     testkit::check_throttle_store(throttle, 3).await;
+    purge(&url, &prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -148,6 +169,7 @@ async fn a_revocation_on_one_instance_is_refused_on_the_other_within_the_bound()
     );
     a.shutdown();
     b.shutdown();
+    purge(&url, &prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
