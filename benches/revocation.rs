@@ -93,6 +93,23 @@ fn checks(c: &mut Criterion) {
     }
     group.finish();
     redis.shutdown();
+    // Leave nothing behind in the machine's Redis.
+    runtime.block_on(async {
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}:*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+        }
+    });
 }
 
 criterion_group!(benches, checks);
