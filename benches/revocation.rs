@@ -31,7 +31,7 @@ fn checks(c: &mut Criterion) {
     let redis = runtime
         .block_on(RedisDenylist::connect(
             &url,
-            RedisConfig::default().prefix(prefix),
+            RedisConfig::default().prefix(prefix.clone()),
         ))
         .expect("Redis must answer for this benchmark");
     assert!(runtime.block_on(redis.ready(Duration::from_secs(5))));
