@@ -61,6 +61,7 @@
 //! | `login` (feature `login`) | the password grant | `login_handler`, throttling, the user store, and `login::password` (policy, stored hash, argon2 engine, worker pool) |
 //! | `session` (feature `login`) | sessions | refresh-token families with rotation and reuse detection, the RFC 7009 revocation endpoint, the store contract (`RefreshStore`, `RevocationStore`) and its in-memory reference |
 //! | `store` (features `sqlite`, `postgres`) | SQL storage | `SqliteStore`, `PostgresStore` and `SqlStore` (either, by URL): users, sessions and revocations through sqlx, versioned migrations |
+//! | `shared` (feature `redis`) | several instances | the denylist (a Redis-fed in-memory mirror, failing closed when the feed is silent) and the login throttle (a Lua script on Redis's clock) shared by every instance |
 //! | `testkit` (feature `testkit`) | conformance | the checks any session or user store must pass, the 50-task rotation race included |
 //! | `axum`, `tonic` (features) | framework faces | the `JwtClaims` extractor; `NamedService`, claims from a `tonic::Request`, the gRPC `Login` |
 //!
@@ -71,7 +72,7 @@
 //! the cache in `cached.rs`), and the claims put in the request's extensions by
 //! `layer/auth/service.rs`; a refusal is answered by `layer/rejection.rs`. With fetched keys,
 //! `remote/` chooses the issuer's verifier (through `layer/auth/resolve.rs`) before the key is
-//! chosen, and may make the request wait for keys. A Redis store will have a room of its own.
+//! chosen, and may make the request wait for keys. The Redis-shared denylist and throttle live in `shared/`.
 //!
 //! # Features
 //!
@@ -82,6 +83,8 @@
 //! | `login` | `issue`, plus the password grant: `login::password` (argon2id off the executor), `login::login_handler` | no |
 //! | `postgres` | `login`, plus `store::PostgresStore` (and `store::SqlStore`): users, sessions and revocations in PostgreSQL, through sqlx without TLS | no |
 //! | `sqlite` | `login`, plus `store::SqliteStore` (and `store::SqlStore`): the same in a SQLite file (WAL), with SQLite bundled (a C compile) | no |
+//! | `redis-tls` | `redis`, plus `rediss://` through the platform's TLS (OpenSSL on Linux), trusting the system's roots or `RedisConfig::tls_root_ca`; no process-wide crypto provider is installed | no |
+//! | `redis` | `login`, plus `shared::RedisDenylist` and `shared::RedisThrottle`: the access-token denylist and the login throttle shared by every instance through Redis | no |
 //! | `testkit` | `login`, plus `testkit`: the conformance suite of session and user stores | no |
 //! | `legacy-hashes` | `login`, plus verifying bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) migrated from passlib or the Python `bcrypt` package, replaced by argon2id on the next login; `PasswordPolicy::max_stored_bcrypt_cost` | no |
 //! | `remote` | `remote`: keys fetched by JWKS URL or discovery, refreshed in the background, several issuers, over any tower HTTP client | no |

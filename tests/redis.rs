@@ -83,6 +83,25 @@ async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> D
     start.elapsed()
 }
 
+/// Deletes what a test left under `prefix` in a shared Redis (the feed and the epoch do not
+/// expire on their own).
+async fn purge(url: &str, prefix: &str) {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        redis::cmd("DEL")
+            .arg(&keys)
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
 fn config(prefix: &str) -> RedisConfig {
     RedisConfig::default().prefix(prefix)
 }
@@ -100,10 +119,12 @@ async fn the_redis_throttle_passes_the_burst_conformance_check() {
     let policy = ThrottlePolicy::default()
         .free_failures(3)
         .delays(Duration::from_secs(60), Duration::from_secs(60));
-    let throttle = RedisThrottle::connect(&url, policy, &config(&unique("throttle")))
+    let prefix = unique("throttle");
+    let throttle = RedisThrottle::connect(&url, policy, &config(&prefix))
         .await
         .unwrap();
     testkit::check_throttle_store(throttle, 3).await;
+    purge(&url, &prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -148,6 +169,7 @@ async fn a_revocation_on_one_instance_is_refused_on_the_other_within_the_bound()
     );
     a.shutdown();
     b.shutdown();
+    purge(&url, &prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -304,4 +326,153 @@ async fn a_flushed_redis_is_noticed_and_reseeded_from_the_store() {
     assert_eq!(answer(&c, &token("any", Some("fam"))), Some(true));
     a.shutdown();
     c.shutdown();
+}
+
+/// `rediss://` with a private CA (feature `redis-tls`): the denylist and the throttle work over
+/// TLS, and a client that does not trust the CA is refused.
+#[cfg(feature = "redis-tls")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_shared_stores_work_over_tls_with_a_private_ca() {
+    use std::process::{Command, Stdio};
+    let dir = std::env::temp_dir().join(unique("tls"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let openssl = |args: &[&str]| {
+        Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    std::fs::write(
+        dir.join("ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    let made = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=tjwt-test-ca",
+    ]) && openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]) && openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "ext",
+    ]);
+    if !made {
+        skip_or_fail(
+            "redis over TLS",
+            "the openssl command cannot make test certificates",
+        );
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let path = |name: &str| dir.join(name).display().to_string();
+    let Ok(mut server) = Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--tls-cert-file",
+            &path("server.crt"),
+            "--tls-key-file",
+            &path("server.key"),
+            "--tls-ca-cert-file",
+            &path("ca.crt"),
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        skip_or_fail("redis over TLS", "redis-server cannot be started");
+        return;
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = format!("rediss://127.0.0.1:{port}");
+    let ca = std::fs::read(dir.join("ca.crt")).unwrap();
+    let trusted = config("tls").tls_root_ca(ca);
+
+    let a = RedisDenylist::connect(&url, trusted.clone()).await.unwrap();
+    let b = RedisDenylist::connect(&url, trusted.clone()).await.unwrap();
+    assert!(a.ready(Duration::from_secs(5)).await && b.ready(Duration::from_secs(5)).await);
+    a.revoke_token(Some("https://auth.test"), "over-tls", now() + 600)
+        .await
+        .unwrap();
+    until("over TLS", Duration::from_secs(10), || {
+        answer(&b, &token("over-tls", None)) == Some(true)
+    })
+    .await;
+    let throttle = RedisThrottle::connect(&url, ThrottlePolicy::default(), &trusted)
+        .await
+        .unwrap();
+    assert!(
+        throttle
+            .reserve(&["id:tls".to_owned()])
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    // Without the private CA, the server's certificate is refused.
+    assert!(
+        RedisThrottle::connect(&url, ThrottlePolicy::default(), &config("tls"))
+            .await
+            .is_err(),
+        "a certificate from an untrusted CA was accepted"
+    );
+    a.shutdown();
+    b.shutdown();
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -46,6 +46,8 @@ struct Shared {
     origin: Instant,
     /// Whether the feed has ever synchronised.
     synced: AtomicBool,
+    /// Whether checks fail: kept by a watchdog task, so a check reads no clock.
+    failing: AtomicBool,
     stopped: AtomicBool,
     /// Reloads Redis from the durable store: on every (re)connect, and when Redis lost its data.
     reseed: Mutex<Option<Sessions>>,
@@ -96,7 +98,7 @@ impl RedisDenylist {
     ///
     /// When Redis cannot be reached now.
     pub async fn connect(url: &str, config: RedisConfig) -> Result<Self, BoxError> {
-        let client = redis::Client::open(url).map_err(|e| redis_error("parsing the URL", &e))?;
+        let client = super::client(url, &config)?;
         let conn = connection_manager(url, &config).await?;
         let mirror = InMemoryDenylist::new().leeway(config.leeway);
         let shared = Arc::new(Shared {
@@ -107,11 +109,13 @@ impl RedisDenylist {
             heard: AtomicU64::new(0),
             origin: Instant::now(),
             synced: AtomicBool::new(false),
+            failing: AtomicBool::new(true),
             stopped: AtomicBool::new(false),
             reseed: Mutex::new(None),
             reloads: AtomicU64::new(0),
         });
         tokio::spawn(follow(Arc::downgrade(&shared)));
+        tokio::spawn(watch(Arc::downgrade(&shared)));
         Ok(Self { shared })
     }
 
@@ -161,6 +165,7 @@ impl RedisDenylist {
     /// Stops following the feed (checks fail from then on): for tests and orderly shutdowns.
     pub fn shutdown(&self) {
         self.shared.stopped.store(true, Ordering::Release);
+        self.shared.failing.store(true, Ordering::Release);
         self.shared
             .reseed
             .lock()
@@ -251,6 +256,9 @@ impl Shared {
 
     fn heard(&self) {
         self.heard.store(self.now_ms(), Ordering::Release);
+        if self.synced.load(Ordering::Acquire) {
+            self.failing.store(false, Ordering::Release);
+        }
     }
 
     fn is_stale(&self) -> bool {
@@ -325,8 +333,8 @@ impl Shared {
             .map_or_else(|| "0-0".to_owned(), |(id, _)| id.clone());
         let loaded = self.load_all(&mut conn).await?;
         self.reloads.fetch_add(1, Ordering::Relaxed);
-        self.heard();
         self.synced.store(true, Ordering::Release);
+        self.heard();
         tracing::info!(loaded, "revocation feed synchronised");
 
         let mut epoch_checked = Instant::now();
@@ -410,6 +418,27 @@ impl Shared {
     }
 }
 
+/// How often the watchdog compares the feed's last answer with the staleness bound: checks fail
+/// at most this long after the bound.
+const WATCH: Duration = Duration::from_millis(20);
+
+/// The watchdog's task: turns checks off when the feed has been silent past the bound, and on
+/// again when it answers.
+async fn watch(shared: Weak<Shared>) {
+    loop {
+        let Some(this) = shared.upgrade() else {
+            return;
+        };
+        let failing = this.is_stale();
+        this.failing.store(failing, Ordering::Release);
+        if this.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        drop(this);
+        tokio::time::sleep(WATCH).await;
+    }
+}
+
 /// The feed's task: follows, reconnects with a capped back-off, ends with the last handle.
 async fn follow(shared: Weak<Shared>) {
     let mut backoff = Duration::from_millis(50);
@@ -434,7 +463,8 @@ async fn follow(shared: Weak<Shared>) {
 
 impl Revocation for RedisDenylist {
     fn check(&self, token: &TokenInfo<'_>) -> RevocationCheck {
-        if self.shared.is_stale() {
+        // One atomic load: the watchdog reads the clock, not each request.
+        if self.shared.failing.load(Ordering::Acquire) {
             return RevocationCheck::Ready(Err(
                 "the revocation feed from Redis is silent: failing closed".into(),
             ));

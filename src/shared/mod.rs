@@ -83,6 +83,10 @@ pub struct RedisConfig {
     /// The largest leeway of the verifiers in use (default 60 s): a revocation is kept that long
     /// past its token's `exp`.
     pub leeway: Duration,
+    /// For `rediss://` URLs (feature `redis-tls`): a PEM root certificate to trust instead of
+    /// the system's store (a private CA).
+    #[cfg(feature = "redis-tls")]
+    pub tls_root_ca: Option<Vec<u8>>,
 }
 
 impl Default for RedisConfig {
@@ -93,6 +97,8 @@ impl Default for RedisConfig {
             response_timeout: Duration::from_millis(500),
             connect_timeout: Duration::from_secs(1),
             leeway: Duration::from_secs(60),
+            #[cfg(feature = "redis-tls")]
+            tls_root_ca: None,
         }
     }
 }
@@ -121,6 +127,15 @@ impl RedisConfig {
         self
     }
 
+    /// Trusts this PEM root certificate for `rediss://` URLs, instead of the system's store.
+    #[cfg(feature = "redis-tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-tls")))]
+    #[must_use]
+    pub fn tls_root_ca(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_root_ca = Some(pem.into());
+        self
+    }
+
     /// Sets the largest leeway in use.
     #[must_use]
     pub fn leeway(mut self, leeway: Duration) -> Self {
@@ -129,12 +144,30 @@ impl RedisConfig {
     }
 }
 
+/// A client for `url`: `rediss://` (feature `redis-tls`) through the platform's TLS (OpenSSL on
+/// Linux), which installs nothing process-wide, trusting `tls_root_ca` when set.
+pub(crate) fn client(url: &str, config: &RedisConfig) -> Result<redis::Client, BoxError> {
+    #[cfg(feature = "redis-tls")]
+    if let Some(ca) = &config.tls_root_ca {
+        return redis::Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(ca.clone()),
+            },
+        )
+        .map_err(|e| redis_error("configuring TLS", &e));
+    }
+    let _ = config;
+    redis::Client::open(url).map_err(|e| redis_error("parsing the URL", &e))
+}
+
 /// A connection that reconnects on its own, with the configured timeouts.
 pub(crate) async fn connection_manager(
     url: &str,
     config: &RedisConfig,
 ) -> Result<ConnectionManager, BoxError> {
-    let client = redis::Client::open(url).map_err(|e| redis_error("parsing the URL", &e))?;
+    let client = client(url, config)?;
     let managed = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(config.connect_timeout))
         .set_response_timeout(Some(config.response_timeout))
