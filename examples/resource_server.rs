@@ -21,9 +21,12 @@
 //! `insufficient_scope`), `GET /.well-known/oauth-protected-resource` (RFC 9728).
 //!
 //! Tokens are RFC 9068 access tokens (`typ: at+jwt`) signed with RS256, PS256, ES256, ES384 or
-//! EdDSA. This example's HTTP client is hyper-util's plain one: the issuer must be on a
-//! loopback host (`http://127.0.0.1:…`, `http://localhost:…`); plug a TLS client (any tower
-//! `Service<http::Request<RequestBody>>`) for https issuers.
+//! EdDSA. With feature `remote-client` the keys come through the crate's default client
+//! (`RemoteKeys::with_default_client`: https with the system's trust store or bundled roots,
+//! and http on loopback): `--features axum,remote-client` for an https issuer. Without it,
+//! through hyper-util's plain client: the issuer must then be on a loopback host
+//! (`http://127.0.0.1:…`, `http://localhost:…`), or plug any tower
+//! `Service<http::Request<RequestBody>>` with TLS.
 
 use std::net::SocketAddr;
 
@@ -31,12 +34,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tower_jwt_auth::axum::JwtClaims;
-use tower_jwt_auth::layer::ProtectedResourceMetadata;
-use tower_jwt_auth::remote::{IssuerConfig, RemoteKeys, RequestBody};
+use tower_jwt_auth::layer::{DefaultRejection, ProtectedResourceMetadata};
+use tower_jwt_auth::remote::{IssuerConfig, RemoteKeys, RemoteKeysBuilder};
 use tower_jwt_auth::{Algorithm, RequireScopeLayer};
 
 fn env(name: &str) -> Option<String> {
@@ -70,10 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ])
         .cache_verified_tokens(10_000);
 
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(std::time::Duration::from_secs(2)));
-    let client = Client::builder(TokioExecutor::new()).build::<_, RequestBody>(connector);
-    let keys = RemoteKeys::builder(client).issuer(issuer).build()?;
+    let keys = keys_builder()?.issuer(issuer).build()?;
 
     let mut auth = keys.layer();
     let metadata = env("RESOURCE_URL").map(|resource| {
@@ -89,11 +86,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ProtectedResourceMetadata::well_known_path,
     );
 
+    // The scope check answers its 403 with the same challenge parameters.
+    let mut scope_rejection = DefaultRejection::new("api");
+    if let Some(metadata) = &metadata {
+        scope_rejection = scope_rejection.resource_metadata(&metadata.well_known_url());
+    }
     let protected = Router::new()
         .route("/me", get(me))
         .route(
             "/admin",
-            get(admin).route_layer(RequireScopeLayer::new(["admin"])),
+            get(admin).route_layer(RequireScopeLayer::new(["admin"]).on_rejection(scope_rejection)),
         )
         .layer(auth);
     let ready_keys = keys.clone();
@@ -137,6 +139,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     Ok(())
+}
+
+/// With feature `remote-client`: the crate's default client (https with the system's trust
+/// store or bundled roots; http on loopback).
+#[cfg(feature = "remote-client")]
+fn keys_builder() -> Result<RemoteKeysBuilder, Box<dyn std::error::Error>> {
+    Ok(RemoteKeys::with_default_client()?)
+}
+
+/// Without it: hyper-util's plain client, for an issuer on loopback.
+#[cfg(not(feature = "remote-client"))]
+fn keys_builder() -> Result<RemoteKeysBuilder, Box<dyn std::error::Error>> {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use hyper_util::rt::TokioExecutor;
+    use tower_jwt_auth::remote::RequestBody;
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(std::time::Duration::from_secs(2)));
+    let client = Client::builder(TokioExecutor::new()).build::<_, RequestBody>(connector);
+    Ok(RemoteKeys::builder(client))
 }
 
 async fn me(JwtClaims(claims): JwtClaims) -> impl IntoResponse {

@@ -88,6 +88,7 @@
 //! | `testkit` | `login`, plus `testkit`: the conformance suite of session and user stores | no |
 //! | `legacy-hashes` | `login`, plus verifying bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) migrated from passlib or the Python `bcrypt` package, replaced by argon2id on the next login; `PasswordPolicy::max_stored_bcrypt_cost` | no |
 //! | `remote` | `remote`: keys fetched by JWKS URL or discovery, refreshed in the background, several issuers, over any tower HTTP client | no |
+//! | `remote-client` | `remote`, plus its default HTTP client (`remote::default_client`, `RemoteKeys::with_default_client`): hyper-util over rustls (ring, never installed process-wide), the system's trust store or bundled roots, a 2 s connect deadline | no |
 //! | `tonic` | `NamedService` forwarding for `JwtAuth`/`RequireScope`, `tonic::RequestClaimsExt` to read claims from a `tonic::Request` | no |
 //!
 //! [tower]: https://docs.rs/tower

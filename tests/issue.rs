@@ -194,3 +194,195 @@ fn a_huge_lifetime_is_capped_at_a_day_and_never_overflows_into_an_expired_token(
     let claims: Claims = issuer.verifier().verify(&token.access_token).unwrap();
     assert_eq!(claims.exp.unwrap() - claims.iat.unwrap(), 24 * 60 * 60);
 }
+
+fn header_kid(token: &str) -> String {
+    let header = token.split('.').next().unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&base64_decode(header)).unwrap();
+    header["kid"].as_str().unwrap_or_default().to_owned()
+}
+
+fn jwks_kids(issuer: &TokenIssuer) -> Vec<String> {
+    issuer
+        .jwks()
+        .unwrap()
+        .keys
+        .into_iter()
+        .map(|k| k.kid.unwrap())
+        .collect()
+}
+
+#[test]
+fn generated_keys_sign_with_their_thumbprint_as_kid() {
+    for alg in [
+        Algorithm::HS256,
+        Algorithm::HS512,
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ] {
+        let key = SigningKey::generate(alg).unwrap();
+        assert_eq!(key.algorithm(), alg);
+        let kid = key.kid().unwrap().to_owned();
+        if let Some(jwk) = key.public_jwk() {
+            assert_eq!(jwk.thumbprint().unwrap(), kid, "{alg}");
+        }
+        let other = SigningKey::generate(alg).unwrap();
+        assert_ne!(other.kid(), Some(kid.as_str()), "{alg}: two draws, one key");
+        let issuer = TokenIssuer::new(key);
+        let token = issuer.issue("ada", NO_SCOPES).unwrap();
+        assert_eq!(header_kid(&token.access_token), kid);
+        let claims: Claims = issuer.verifier().verify(&token.access_token).unwrap();
+        assert_eq!(claims.sub.as_deref(), Some("ada"));
+        // A token of the other key is not one of ours.
+        let foreign = TokenIssuer::new(other).issue("ada", NO_SCOPES).unwrap();
+        assert!(
+            issuer
+                .verifier()
+                .verify::<Claims>(&foreign.access_token)
+                .is_err()
+        );
+    }
+    assert!(matches!(
+        SigningKey::generate(Algorithm::ES512),
+        Err(ConfigError::KeyAlgorithmMismatch { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_rotation_signs_with_the_new_key_and_keeps_the_old_one_verifying() {
+    let issuer = TokenIssuer::new(SigningKey::generate(Algorithm::ES256).unwrap())
+        .issuer("https://auth.example")
+        .audience("api");
+    assert_eq!(
+        issuer.overlap(),
+        std::time::Duration::from_secs(15 * 60 + 60)
+    );
+    // Made before the rotation: they must follow it.
+    let verifier = issuer.verifier();
+    let layer = issuer.layer();
+    let jwks = issuer.jwks_service().unwrap();
+    let clone = issuer.clone();
+    let old_kid = issuer.key().kid().unwrap().to_owned();
+    let old = issuer.issue("ada", NO_SCOPES).unwrap();
+
+    let next = SigningKey::generate(Algorithm::ES256).unwrap();
+    let new_kid = next.kid().unwrap().to_owned();
+    clone.rotate(next).unwrap();
+    let new = issuer.issue("ada", NO_SCOPES).unwrap();
+    assert_eq!(header_kid(&old.access_token), old_kid);
+    assert_eq!(header_kid(&new.access_token), new_kid);
+    assert_eq!(issuer.key().kid(), Some(new_kid.as_str()));
+    for token in [&old, &new] {
+        let claims: Claims = verifier.verify(&token.access_token).unwrap();
+        assert_eq!(claims.sub.as_deref(), Some("ada"));
+        let service = tower::ServiceBuilder::new()
+            .layer(layer.clone())
+            .service_fn(|_: Request<()>| async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+            });
+        let response = service
+            .oneshot(
+                Request::get("/")
+                    .header("authorization", format!("Bearer {}", token.access_token))
+                    .body(())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    // The JWKS service made before the rotation publishes both, the new key first.
+    assert_eq!(jwks_kids(&issuer), [new_kid.clone(), old_kid.clone()]);
+    let body = jwks
+        .oneshot(Request::get("/.well-known/jwks.json").body(()).unwrap())
+        .await
+        .unwrap()
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    let published = KeySet::from_jwks_json(std::str::from_utf8(&body).unwrap()).unwrap();
+    let kids: Vec<_> = published.keys().iter().map(|k| k.kid().unwrap()).collect();
+    assert_eq!(kids, [new_kid.as_str(), old_kid.as_str()]);
+    // Another service holding the published set alone verifies both tokens.
+    let remote =
+        tower_jwt_auth::Verifier::new(published, tower_jwt_auth::Validation::new().audience("api"))
+            .unwrap();
+    for token in [&old, &new] {
+        remote.verify::<Claims>(&token.access_token).unwrap();
+    }
+}
+
+#[test]
+fn a_retired_key_is_dropped_once_its_overlap_ends() {
+    let issuer = TokenIssuer::new(SigningKey::generate(Algorithm::EdDSA).unwrap())
+        .rotation_overlap(std::time::Duration::ZERO);
+    let old = issuer.issue("ada", NO_SCOPES).unwrap();
+    let verifier = issuer.verifier();
+    issuer
+        .rotate(SigningKey::generate(Algorithm::EdDSA).unwrap())
+        .unwrap();
+    // No overlap: the old key is gone from the JWKS and from the verifiers at the next look.
+    assert_eq!(jwks_kids(&issuer).len(), 1);
+    let err = verifier.verify::<Claims>(&old.access_token).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownKey);
+    let new = issuer.issue("ada", NO_SCOPES).unwrap();
+    verifier.verify::<Claims>(&new.access_token).unwrap();
+}
+
+#[test]
+fn a_rotation_is_refused_whole_without_a_new_kid_or_across_key_kinds() {
+    let first = SigningKey::generate(Algorithm::ES256).unwrap();
+    let kid = first.kid().unwrap().to_owned();
+    let issuer = TokenIssuer::new(first.clone());
+    let pem = fixture("es256.pem");
+    let no_kid = SigningKey::from_pem(Algorithm::ES256, &pem).unwrap();
+    assert!(matches!(
+        issuer.rotate(no_kid),
+        Err(ConfigError::InvalidKey(_))
+    ));
+    assert!(matches!(
+        issuer.rotate(first),
+        Err(ConfigError::DuplicateKid(k)) if k == kid
+    ));
+    let secret = SigningKey::generate(Algorithm::HS256).unwrap();
+    assert!(matches!(
+        issuer.rotate(secret),
+        Err(ConfigError::MixedKeySet)
+    ));
+    // Nothing changed.
+    assert_eq!(jwks_kids(&issuer), [kid.as_str()]);
+    assert_eq!(issuer.key().kid(), Some(kid.as_str()));
+    // A shared secret rotates too: never published, the old one verifying meanwhile.
+    let hmac = TokenIssuer::new(SigningKey::generate(Algorithm::HS256).unwrap());
+    let old = hmac.issue("ada", NO_SCOPES).unwrap();
+    hmac.rotate(SigningKey::generate(Algorithm::HS256).unwrap())
+        .unwrap();
+    assert!(hmac.jwks().is_none());
+    hmac.verifier().verify::<Claims>(&old.access_token).unwrap();
+}
+
+#[test]
+fn a_rotation_may_change_the_algorithm_and_both_keep_verifying() {
+    let issuer = TokenIssuer::new(SigningKey::generate(Algorithm::ES256).unwrap());
+    let verifier = issuer.verifier();
+    let old = issuer.issue("ada", NO_SCOPES).unwrap();
+    issuer
+        .rotate(SigningKey::generate(Algorithm::EdDSA).unwrap())
+        .unwrap();
+    let new = issuer.issue("ada", NO_SCOPES).unwrap();
+    for token in [&old, &new] {
+        verifier.verify::<Claims>(&token.access_token).unwrap();
+    }
+    let algs: Vec<_> = issuer
+        .jwks()
+        .unwrap()
+        .keys
+        .into_iter()
+        .map(|k| k.alg.unwrap())
+        .collect();
+    assert_eq!(algs, ["EdDSA", "ES256"]);
+}

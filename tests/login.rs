@@ -838,3 +838,108 @@ async fn the_example_keeps_sessions_and_revocations_across_a_restart_in_sqlite()
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+fn kid_of(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    let header: Value = serde_json::from_slice(&header).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_asymmetric_issuer_publishes_discovery_and_rotates_without_downtime() {
+    let mut config = config(&["read"]);
+    let issuer = TokenIssuer::new(SigningKey::generate(Algorithm::ES256).unwrap())
+        .issuer("http://127.0.0.1:3000")
+        .audience("api");
+    config.issuer = issuer.clone();
+    let server = Server::start(app::router(config).await.unwrap()).await;
+
+    // Both discovery documents, the same RFC 8414 metadata.
+    let oauth = server
+        .send(
+            Method::GET,
+            "/.well-known/oauth-authorization-server",
+            &[],
+            "",
+        )
+        .await;
+    let oidc = server
+        .send(Method::GET, "/.well-known/openid-configuration", &[], "")
+        .await;
+    assert_eq!(oauth.status, StatusCode::OK);
+    assert_eq!(oauth.headers["content-type"], "application/json");
+    assert_eq!(oidc.body, oauth.body);
+    let doc = &oauth.body;
+    assert_eq!(doc["issuer"], "http://127.0.0.1:3000");
+    assert_eq!(
+        doc["jwks_uri"],
+        "http://127.0.0.1:3000/.well-known/jwks.json"
+    );
+    assert_eq!(doc["token_endpoint"], "http://127.0.0.1:3000/login");
+    assert_eq!(doc["revocation_endpoint"], "http://127.0.0.1:3000/revoke");
+    assert_eq!(
+        doc["grant_types_supported"],
+        json!(["password", "refresh_token"])
+    );
+    assert_eq!(
+        doc["access_token_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
+
+    let old = server.login("demo", PASSWORD).await;
+    assert_eq!(old.status, StatusCode::OK, "{}", old.body);
+    let old_kid = kid_of(old.token());
+
+    // A clone of the issuer (as main.rs holds for SIGHUP) rotates the router's keys.
+    issuer
+        .rotate(SigningKey::generate(Algorithm::ES256).unwrap())
+        .unwrap();
+    let new = server.login("demo", PASSWORD).await;
+    let new_kid = kid_of(new.token());
+    assert_ne!(new_kid, old_kid);
+    for token in [old.token(), new.token()] {
+        let me = server.get("/me", token).await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+        assert_eq!(me.body["sub"], "demo");
+    }
+    let jwks = server
+        .send(Method::GET, "/.well-known/jwks.json", &[], "")
+        .await;
+    let kids: Vec<&str> = jwks.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [new_kid.as_str(), old_kid.as_str()]);
+}
+
+#[tokio::test]
+async fn a_shared_secret_or_a_nameless_issuer_publishes_no_discovery() {
+    // config(): HS256, named: no JWKS, no discovery.
+    let server = Server::example(&["read"]).await;
+    for path in [
+        "/.well-known/jwks.json",
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let reply = server.send(Method::GET, path, &[], "").await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // ES256 without a name: the JWKS, no discovery.
+    let mut config = config(&["read"]);
+    config.issuer = TokenIssuer::new(SigningKey::generate(Algorithm::ES256).unwrap());
+    let server = Server::start(app::router(config).await.unwrap()).await;
+    let reply = server
+        .send(Method::GET, "/.well-known/jwks.json", &[], "")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = server
+        .send(Method::GET, "/.well-known/openid-configuration", &[], "")
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}

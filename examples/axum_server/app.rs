@@ -48,8 +48,13 @@ pub struct Config {
 pub const LOGIN_BURST: u32 = 10;
 
 /// Builds the router: `POST /login` (password and refresh grants), `POST /revoke`, `GET /me`,
-/// `GET /admin` (scope `admin`), `GET /health`, and `GET /.well-known/jwks.json` when the key
-/// is asymmetric.
+/// `GET /admin` (scope `admin`), `GET /health`, `GET /.well-known/jwks.json` when the key is
+/// asymmetric, and the discovery documents (`GET /.well-known/oauth-authorization-server` and
+/// `GET /.well-known/openid-configuration`) when it is asymmetric and the issuer has a name.
+///
+/// Every piece shares the issuer's keys: after [`TokenIssuer::rotate`] the endpoints sign with
+/// the new key, the JWKS publishes both, and `/me` accepts tokens of either until the overlap
+/// ends.
 pub async fn router(config: Config) -> Result<Router, Error> {
     let hasher = Argon2Hasher::new(config.policy.clone())?;
     let demo_hash = hasher
@@ -179,9 +184,58 @@ where
         .merge(endpoints)
         .route("/health", get(|| async { "ok" }));
     if let Some(jwks) = issuer.jwks_service() {
-        app = app.route_service("/.well-known/jwks.json", jwks);
+        app = app.route_service(JWKS_PATH, jwks);
+    }
+    if let Some(document) = authorization_server_metadata(&issuer) {
+        let document = document.to_string();
+        let serve = get(move || {
+            let document = document.clone();
+            async move {
+                let mut response = Response::new(Body::from(document));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                response.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=300"),
+                );
+                response
+            }
+        });
+        app = app
+            .route("/.well-known/oauth-authorization-server", serve.clone())
+            .route("/.well-known/openid-configuration", serve);
     }
     Ok(app)
+}
+
+/// Where the public keys are published.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// The authorization server metadata (RFC 8414), also served as the OpenID Connect discovery
+/// document, so that resource servers find the keys from the issuer's name alone: `None` unless
+/// the issuer has a name (`JWT_ISSUER`) and an asymmetric key (a shared secret is never
+/// published). The endpoints are the issuer's URL plus this server's paths: `JWT_ISSUER` must be
+/// the URL clients reach this server at.
+pub fn authorization_server_metadata(issuer: &TokenIssuer) -> Option<serde_json::Value> {
+    let name = issuer.issuer_name()?;
+    issuer.jwks()?;
+    let base = name.trim_end_matches('/');
+    Some(serde_json::json!({
+        "issuer": name,
+        "jwks_uri": format!("{base}{JWKS_PATH}"),
+        "token_endpoint": format!("{base}/login"),
+        "revocation_endpoint": format!("{base}/revoke"),
+        "grant_types_supported": ["password", "refresh_token"],
+        // No authorization endpoint: no response type (RFC 8414 asks for the member).
+        "response_types_supported": [],
+        // Public clients: no client authentication at either endpoint.
+        "token_endpoint_auth_methods_supported": ["none"],
+        "revocation_endpoint_auth_methods_supported": ["none"],
+        // RFC 9068 access tokens; the algorithm stays the same across rotations.
+        "access_token_signing_alg_values_supported": [issuer.key().algorithm().as_str()],
+    }))
 }
 
 /// The token endpoint's own error format (RFC 6749 §5.2) for the per-client limit, not a

@@ -8,15 +8,26 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `JWT_SECRET` | HS256 secret (at least 32 bytes) | random, with a warning |
-//! | `JWT_PRIVATE_KEY_FILE` | PEM private key (RSA → RS256, P-256 → ES256, P-384 → ES384, Ed25519 → EdDSA); publishes `/.well-known/jwks.json` | unset |
-//! | `JWT_ISSUER`, `JWT_AUDIENCE` | `iss` and `aud`, written and required | unset |
+//! | `JWT_SECRET` | HS256 secret (at least 32 bytes) | unset |
+//! | `JWT_PRIVATE_KEY_FILE` | PEM private key (RSA → RS256, P-256 → ES256, P-384 → ES384, Ed25519 → EdDSA) | unset |
+//! | neither of the two | a generated ES256 key, with a warning: tokens die with the process | |
+//! | `JWT_ISSUER`, `JWT_AUDIENCE` | `iss` and `aud`, written and required; with an asymmetric key, `JWT_ISSUER` (this server's URL) also turns on discovery | unset |
 //! | `BIND_ADDR` | listen address | `127.0.0.1:3000` |
 //! | `DEMO_USER`, `DEMO_PASSWORD` | the demo account | `demo`, a random password printed at start-up |
 //! | `DEMO_SCOPES` | the demo account's scopes | `read` |
 //! | `LOGIN_RATE_PER_MINUTE` | requests per minute per client IP (burst of 10) before `POST /login` and `POST /revoke` answer 429; `0` turns it off | `60` |
 //! | `REDIS_URL` | a Redis (`redis://HOST:PORT`) through which several instances share the access-token denylist and the login throttle (feature `redis`); point `DATABASE_URL` at one shared Postgres then | unset: both in this process |
 //! | `DATABASE_URL` | where users, refresh-token families and revocations live: `sqlite://FILE` (created on first start) or `postgres://…`; the demo account is created or updated there at start-up | `sqlite://tower-jwt-auth.db` |
+//!
+//! With an asymmetric key (a key file, or the generated one) the server publishes its public keys
+//! at `GET /.well-known/jwks.json`; with `JWT_ISSUER` set too, the RFC 8414 metadata at
+//! `GET /.well-known/oauth-authorization-server` and the same document at
+//! `GET /.well-known/openid-configuration`, so a resource server finds the keys by discovery.
+//!
+//! `kill -HUP <pid>` rotates the signing key: a fresh key of the same algorithm, with a new
+//! `kid` (logged). The previous public key stays in the JWKS, and tokens it signed keep opening
+//! `/me`, for the token lifetime plus 60 s; then it is dropped. Verifiers that refetch on an
+//! unknown `kid` (the `resource_server` example) accept the new tokens at once.
 
 #[path = "app.rs"]
 mod app;
@@ -27,17 +38,22 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use demo::{Demo, Error, env};
-use tower_jwt_auth::SigningKey;
 use tower_jwt_auth::login::ThrottlePolicy;
 use tower_jwt_auth::login::password::PasswordPolicy;
+use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     demo::init_tracing();
     let key = signing_key()?;
     let jwks = key.public_jwk().is_some();
+    let issuer = demo::issuer(key);
+    let discovery = app::authorization_server_metadata(&issuer).is_some();
+    // A clone shares the keys: rotating it rotates the router's.
+    #[cfg(unix)]
+    tokio::spawn(rotate_on_sighup(issuer.clone()));
     let app = app::router(app::Config {
-        issuer: demo::issuer(key),
+        issuer,
         demo: Demo::from_env()?,
         policy: PasswordPolicy::default(),
         throttle: ThrottlePolicy::default(),
@@ -68,6 +84,10 @@ async fn main() -> Result<(), Error> {
     if jwks {
         println!("  GET  /.well-known/jwks.json");
     }
+    if discovery {
+        println!("  GET  /.well-known/oauth-authorization-server");
+        println!("  GET  /.well-known/openid-configuration");
+    }
     // With the peer address, for the per-client login limit.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
@@ -77,11 +97,20 @@ async fn main() -> Result<(), Error> {
     Ok(())
 }
 
-/// The signing key from `JWT_PRIVATE_KEY_FILE`, else `JWT_SECRET`, else a random secret. Weak
-/// keys are refused here, at start-up.
+/// The signing key from `JWT_PRIVATE_KEY_FILE`, else `JWT_SECRET`, else a generated ES256 key.
+/// Weak keys are refused here, at start-up.
 fn signing_key() -> Result<SigningKey, Error> {
     let Some(path) = env("JWT_PRIVATE_KEY_FILE") else {
-        return demo::secret_key();
+        if env("JWT_SECRET").is_some() {
+            return demo::secret_key();
+        }
+        tracing::warn!(
+            "neither JWT_SECRET nor JWT_PRIVATE_KEY_FILE is set: using a generated ES256 key; \
+             tokens die with the process"
+        );
+        let key = SigningKey::generate(Algorithm::ES256)?;
+        tracing::info!(kid = key.kid(), "signing with a generated ES256 key");
+        return Ok(key);
     };
     let pem = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read JWT_PRIVATE_KEY_FILE {path:?}: {e}"))?;
@@ -96,6 +125,45 @@ fn signing_key() -> Result<SigningKey, Error> {
         },
     )
 }
+
+/// On each SIGHUP, signs with a fresh key of the same algorithm; the previous one keeps
+/// verifying, and stays in the JWKS, for the issuer's overlap.
+#[cfg(unix)]
+async fn rotate_on_sighup(issuer: TokenIssuer) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: no key rotation");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let alg = issuer.key().algorithm();
+        // RSA key generation takes a moment: off the executor.
+        let fresh = tokio::task::spawn_blocking(move || SigningKey::generate(alg)).await;
+        let rotated = match fresh {
+            Ok(Ok(key)) => {
+                let kid = key.kid().map(str::to_owned);
+                issuer.rotate(key).map(|()| kid)
+            }
+            Ok(Err(error)) => Err(error),
+            Err(panic) => {
+                tracing::error!(%panic, "key generation failed");
+                continue;
+            }
+        };
+        match rotated {
+            Ok(kid) => tracing::info!(
+                kid,
+                %alg,
+                overlap = ?issuer.overlap(),
+                "SIGHUP: signing key rotated; the previous key verifies until the overlap ends"
+            ),
+            Err(error) => {
+                tracing::error!(%error, "SIGHUP: key rotation failed; signing key unchanged")
+            }
+        }
+    }
+}
+
 /// Logs each request and its outcome to stderr.
 async fn trace(request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());

@@ -4,16 +4,19 @@ use std::convert::Infallible;
 use std::future::{Ready, ready};
 use std::task::{Context, Poll};
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use tower_service::Service;
 
-/// Serves a JWKS document (`GET`/`HEAD`), cacheable for five minutes.
+/// Serves the issuer's JWKS document (`GET`/`HEAD`), cacheable for five minutes; it follows
+/// key rotations (verifiers refetch on an unknown `kid`).
 #[derive(Clone, Debug)]
 pub struct JwksService {
-    pub(super) body: Bytes,
+    pub(super) keys: Arc<super::issuer::KeyRing>,
 }
 
 impl<B> Service<Request<B>> for JwksService {
@@ -27,7 +30,7 @@ impl<B> Service<Request<B>> for JwksService {
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let mut response = if request.method() == Method::GET || request.method() == Method::HEAD {
-            let mut response = Response::new(Full::new(self.body.clone()));
+            let mut response = Response::new(Full::new(self.keys.jwks_body()));
             response.headers_mut().insert(
                 CONTENT_TYPE,
                 HeaderValue::from_static("application/jwk-set+json"),

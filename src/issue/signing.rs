@@ -190,6 +190,72 @@ impl SigningKey {
         })
     }
 
+    /// A fresh random key for `alg`, with a key id: the public key's RFC 7638 thumbprint
+    /// (a random id for a shared secret). What a key rotation signs with next
+    /// ([`TokenIssuer::rotate`](super::TokenIssuer::rotate)).
+    ///
+    /// RSA keys are 2048 bits (generating one takes a moment: up to a second or so); shared
+    /// secrets are 64 random bytes. The randomness is the operating system's.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::KeyAlgorithmMismatch`] for ES512 (not supported for signing), and
+    /// [`ConfigError::InvalidKey`] when the random number generator fails.
+    pub fn generate(alg: Algorithm) -> Result<Self, ConfigError> {
+        use p256::pkcs8::{EncodePrivateKey, LineEnding};
+        fn random<const N: usize>() -> Result<zeroize::Zeroizing<[u8; N]>, ConfigError> {
+            let mut bytes = zeroize::Zeroizing::new([0u8; N]);
+            getrandom::fill(&mut *bytes).map_err(invalid)?;
+            Ok(bytes)
+        }
+        let pem = match alg {
+            _ if alg.family() == KeyFamily::Hmac => {
+                let secret = random::<64>()?;
+                let mut id = [0u8; 16];
+                getrandom::fill(&mut id).map_err(invalid)?;
+                return Ok(Self::from_secret(alg, &*secret)?.with_kid(URL_SAFE_NO_PAD.encode(id)));
+            }
+            Algorithm::ES256 => loop {
+                // A scalar out of range is refused: draw again (odds about 2^-32).
+                if let Ok(key) = p256::SecretKey::from_slice(&*random::<32>()?) {
+                    break key.to_pkcs8_pem(LineEnding::LF).map_err(invalid)?;
+                }
+            },
+            Algorithm::ES384 => loop {
+                if let Ok(key) = p384::SecretKey::from_slice(&*random::<48>()?) {
+                    break key.to_pkcs8_pem(LineEnding::LF).map_err(invalid)?;
+                }
+            },
+            Algorithm::EdDSA => ed25519_dalek::SigningKey::from_bytes(&*random::<32>()?)
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(invalid)?,
+            _ if alg.family() == KeyFamily::Rsa => {
+                rsa::PrivateKey::new(&mut getrandom::SysRng, 2048)
+                    .map_err(invalid)?
+                    .to_pkcs8_pem(LineEnding::LF)
+                    .map_err(invalid)?
+            }
+            _ => {
+                return Err(ConfigError::KeyAlgorithmMismatch {
+                    algorithm: alg,
+                    found: "key (ES512 tokens cannot be signed here)",
+                });
+            }
+        };
+        let key = Self::from_pem(alg, &pem)?;
+        let kid = key
+            .public_jwk()
+            .and_then(|jwk| jwk.thumbprint().ok())
+            .ok_or_else(|| invalid("no thumbprint for the generated key"))?;
+        Ok(key.with_kid(kid))
+    }
+
+    /// The key id written in each token's header and in the JWKS, if set.
+    #[must_use]
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
     /// Sets the key id written in each token's header and in the JWKS.
     #[must_use]
     pub fn with_kid(mut self, kid: impl Into<Arc<str>>) -> Self {

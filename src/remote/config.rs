@@ -228,6 +228,8 @@ pub enum RemoteConfigError {
     NoIssuers,
     /// Built outside a tokio runtime: the background refresh needs one.
     NoRuntime,
+    /// The default client's TLS configuration was refused (feature `remote-client`).
+    Tls(String),
 }
 
 impl fmt::Display for RemoteConfigError {
@@ -242,6 +244,7 @@ impl fmt::Display for RemoteConfigError {
             Self::DuplicateIssuer(iss) => write!(f, "the issuer {iss:?} is configured twice"),
             Self::NoIssuers => f.write_str("no issuer is configured"),
             Self::NoRuntime => f.write_str("remote keys must be built inside a tokio runtime"),
+            Self::Tls(why) => write!(f, "TLS configuration refused: {why}"),
         }
     }
 }

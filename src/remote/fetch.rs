@@ -88,7 +88,7 @@ pub(crate) async fn get(
     let exchange = async {
         let response = (client.0)(request)
             .await
-            .map_err(|e: BoxError| RemoteError::Transport(e.to_string()))?;
+            .map_err(|e: BoxError| RemoteError::Transport(chain(&*e)))?;
         let status = response.status();
         let max_age = max_age(response.headers());
         let etag_out = response.headers().get(ETAG).cloned();
@@ -131,7 +131,7 @@ async fn read_body(
 ) -> Result<Bytes, RemoteError> {
     let mut out = BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| RemoteError::Transport(e.to_string()))?;
+        let frame = frame.map_err(|e| RemoteError::Transport(chain(&*e)))?;
         if let Ok(data) = frame.into_data() {
             if out.len() + data.len() > cap {
                 return Err(RemoteError::TooLarge(cap));
@@ -140,6 +140,23 @@ async fn read_body(
         }
     }
     Ok(out.freeze())
+}
+
+/// `error` and its sources, `: `-separated: clients wrap the cause (hyper-util's "client error
+/// (Connect)" holds the TLS or connection error that says what went wrong).
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Some errors repeat their source in their own message.
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The `max-age` of `Cache-Control` (`no-cache` and `no-store` count as 0).
@@ -173,6 +190,29 @@ mod tests {
             map.append(CACHE_CONTROL, HeaderValue::from_str(v).unwrap());
         }
         map
+    }
+
+    #[test]
+    fn a_transport_error_names_its_causes() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("client error (Connect)")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let error = Outer(std::io::Error::other(
+            "invalid peer certificate: UnknownIssuer",
+        ));
+        assert_eq!(
+            chain(&error),
+            "client error (Connect): invalid peer certificate: UnknownIssuer"
+        );
     }
 
     #[test]

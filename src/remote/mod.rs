@@ -45,7 +45,10 @@
 //!   custom CA, mTLS or a proxy, hyper-util's, reqwest through an adapter, a mock in tests.
 //!   Around any client the crate enforces the total deadline (5 s), no redirects (only 200,
 //!   and 304 to a conditional request), body caps (JWKS 256 KiB, discovery 64 KiB) and at
-//!   most 100 keys. Give your client a connect deadline (2 s is a good default).
+//!   most 100 keys. Give your client a connect deadline (2 s is a good default). Feature
+//!   `remote-client` adds one ready to use: [`RemoteKeys::with_default_client`] (hyper-util
+//!   over rustls, the system's trust store or bundled roots, a 2 s connect deadline, no
+//!   process-wide crypto provider installed).
 //! - **Lenient import**: keys that cannot be used (unknown `kty` or `crv`, `use` other than
 //!   `sig`, `key_ops` without `verify`, private members, `oct`, weak RSA, a `kid` used twice,
 //!   no `kid` in a set of several) are skipped with a `tracing` warning; a set with no usable key
@@ -64,6 +67,7 @@
 //! | `source.rs` | one issuer's state machine: single-flight fetches, schedule, budget, staleness |
 //! | `fetch.rs` | HTTP around any client: deadline, status, caps, `Cache-Control`, `ETag` |
 //! | `import.rs` | the lenient JWKS import |
+//! | `client.rs` | the default client (feature `remote-client`) |
 
 use std::collections::HashMap;
 use std::fmt;
@@ -80,6 +84,8 @@ use crate::verify::error::ErrorKind;
 use crate::verify::jws;
 use crate::verify::verifier::Verifier;
 
+#[cfg(feature = "remote-client")]
+mod client;
 mod config;
 mod fetch;
 mod import;
@@ -91,6 +97,10 @@ pub use config::{
     MAX_JWKS_BYTES, MAX_KEYS, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, RemoteConfigError,
 };
 pub use fetch::{BoxError, RequestBody};
+
+#[cfg(feature = "remote-client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote-client")))]
+pub use client::{DEFAULT_CONNECT_TIMEOUT, DefaultClient, TrustAnchors, default_client};
 
 use fetch::Client;
 use source::Source;
@@ -124,6 +134,29 @@ impl RemoteKeys {
             client: Client::new(client),
             issuers: Vec::new(),
         }
+    }
+
+    /// A builder fetching keys through [`default_client`]: https with the system's trust store
+    /// (else bundled roots), a 2 s connect deadline (feature `remote-client`).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_jwt_auth::remote::{IssuerConfig, RemoteKeys};
+    /// let keys = RemoteKeys::with_default_client()?
+    ///     .issuer(IssuerConfig::discovery("https://login.example.com")?.audience("my-api"))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`default_client`].
+    #[cfg(feature = "remote-client")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote-client")))]
+    pub fn with_default_client() -> Result<RemoteKeysBuilder, RemoteConfigError> {
+        let (client, anchors) = default_client()?;
+        tracing::debug!(?anchors, "remote keys over the default HTTP client");
+        Ok(Self::builder(client))
     }
 
     /// A [`JwtAuthLayer`] verifying with these keys, each issuer under its own rules.
