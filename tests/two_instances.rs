@@ -16,11 +16,13 @@
     feature = "testkit"
 ))]
 
+#[path = "support/examples.rs"]
+mod examples;
+
 #[path = "support/redis.rs"]
 mod support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -35,27 +37,6 @@ use support::{PrivateRedis, Proxy, skip_or_fail};
 
 const PASSWORD: &str = "two instances, one truth";
 const FREE_FAILURES: usize = 5;
-
-/// The example's binary: built by `cargo test` with the other examples; built here when a
-/// filtered run skipped it.
-fn binary() -> PathBuf {
-    let debug = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .to_owned();
-    let binary = debug.join("examples").join("axum_server");
-    if !binary.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", "axum_server", "--all-features"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build --example axum_server failed");
-    }
-    binary
-}
 
 /// A fresh schema in the machine's PostgreSQL, as a URL; `None` after saying why.
 async fn postgres() -> Option<(String, String)> {
@@ -193,7 +174,7 @@ impl Http {
 
 async fn start(database: &str, redis: &str) -> Instance {
     let port = free_port();
-    let child = Command::new(binary())
+    let child = Command::new(examples::example("axum_server"))
         .env("DATABASE_URL", database)
         .env("REDIS_URL", redis)
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))

@@ -12,6 +12,9 @@
     feature = "remote"
 ))]
 
+#[path = "support/examples.rs"]
+mod examples;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -28,39 +31,6 @@ use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
 
 const PASSWORD: &str = "a long demo passphrase";
 const AUDIENCE: &str = "my-api";
-
-/// The example binary `name`, built with every feature. `cargo test` builds the examples, but
-/// `cargo test --test two_servers` alone does not, and a stale binary would test old code:
-/// cargo is asked every time (a no-op when the binary is up to date).
-fn example(name: &str) -> PathBuf {
-    // target/debug/deps/two_servers-… → target/debug/examples/NAME
-    let exe = std::env::current_exe().unwrap();
-    let debug = exe.parent().and_then(Path::parent).unwrap();
-    let path = debug.join("examples").join(name);
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .args(["build", "--example", name, "--all-features"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    // The variables cargo set for this test (CARGO_PKG_NAME, CARGO_MANIFEST_DIR, …) would be
-    // seen by build scripts that track them (ring's), rebuilding them here and again in the
-    // next `cargo test`; the user's own settings stay.
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        if key.starts_with("CARGO_PKG_")
-            || key.starts_with("CARGO_MANIFEST_")
-            || key.starts_with("CARGO_CRATE_")
-            || key.starts_with("CARGO_BIN_")
-            || key == "CARGO_PRIMARY_PACKAGE"
-            || key == "CARGO_TARGET_TMPDIR"
-        {
-            cargo.env_remove(&*key);
-        }
-    }
-    let status = cargo.status().unwrap();
-    assert!(status.success(), "cargo build --example {name}");
-    assert!(path.exists(), "{} is missing", path.display());
-    path
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -81,7 +51,7 @@ impl Process {
     fn start(name: &'static str, dir: &Path, env: &[(&str, String)]) -> Self {
         let log = dir.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).unwrap();
-        let mut command = Command::new(example(name));
+        let mut command = Command::new(examples::example(name));
         command
             .current_dir(dir)
             .env_remove("JWT_SECRET")

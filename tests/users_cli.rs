@@ -3,8 +3,11 @@
 //! table whose passlib bcrypt hashes then log in and are replaced by argon2id.
 #![cfg(all(feature = "sqlite", feature = "legacy-hashes", feature = "axum"))]
 
+#[path = "support/examples.rs"]
+mod examples;
+
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -18,29 +21,8 @@ use tower_jwt_auth::login::{UserStore, login_handler};
 use tower_jwt_auth::store::SqlStore;
 use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
 
-/// The example's binary: built by `cargo test` with the other examples; built here when a
-/// filtered run skipped it.
-fn binary() -> PathBuf {
-    let debug = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .to_owned();
-    let binary = debug.join("examples").join("users");
-    if !binary.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", "users", "--all-features"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build --example users failed");
-    }
-    binary
-}
-
 fn run(url: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(binary())
+    let mut child = Command::new(examples::example("users"))
         .args(args)
         .env("DATABASE_URL", url)
         .stdin(Stdio::piped())
