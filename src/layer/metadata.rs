@@ -15,7 +15,9 @@ pub const PROTECTED_RESOURCE_METADATA_PATH: &str = "/.well-known/oauth-protected
 /// A protected resource's metadata (RFC 9728 §2): its identifier, the authorization servers
 /// whose tokens it accepts, the scopes it understands and how it takes a bearer token.
 ///
-/// Serve [`http_response`](Self::http_response) at [`well_known_path`](Self::well_known_path)
+/// Mount it as a tower service at [`well_known_path`](Self::well_known_path) (axum:
+/// `Router::route_service(&metadata.well_known_path(), metadata.clone())`), or serve
+/// [`http_response`](Self::http_response) yourself there,
 /// and name [`well_known_url`](Self::well_known_url) in challenges with
 /// [`DefaultRejection::resource_metadata`](crate::layer::DefaultRejection::resource_metadata)
 /// (or [`JwtAuthLayer::resource_metadata`](crate::JwtAuthLayer::resource_metadata)).
@@ -121,6 +123,43 @@ impl ProtectedResourceMetadata {
     }
 }
 
+/// The well-known document as a tower service: `GET` and `HEAD` answer it (`HEAD` without the
+/// body), any other method 405 with `Allow: GET, HEAD`.
+impl<B> tower_service::Service<http::Request<B>> for ProtectedResourceMetadata {
+    type Response = Response<String>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Response<String>, std::convert::Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), std::convert::Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let method = request.method();
+        let response = if method == http::Method::GET || method == http::Method::HEAD {
+            let head = method == http::Method::HEAD;
+            let (parts, body) = self.http_response().into_parts();
+            let body = if head {
+                String::new()
+            } else {
+                String::from_utf8_lossy(&body).into_owned()
+            };
+            Response::from_parts(parts, body)
+        } else {
+            let mut response = Response::new(String::new());
+            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            response
+                .headers_mut()
+                .insert(http::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            response
+        };
+        std::future::ready(Ok(response))
+    }
+}
+
 /// `https://host:port` and the path after it.
 fn split_origin(url: &str) -> (&str, &str) {
     let after_scheme = url.find("://").map_or(0, |at| at + 3);
@@ -144,6 +183,38 @@ impl fmt::Debug for ProtectedResourceMetadata {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn as_a_service_it_answers_get_and_head_and_refuses_other_methods() {
+        use std::future::Future as _;
+        use tower_service::Service as _;
+        let mut metadata = ProtectedResourceMetadata::new("https://api.example.com")
+            .authorization_server("https://auth.example.com");
+        let mut call = |method: http::Method| {
+            let request = http::Request::builder().method(method).body(()).unwrap();
+            let mut future = std::pin::pin!(metadata.call(request));
+            let waker = std::task::Waker::noop();
+            match future
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(waker))
+            {
+                std::task::Poll::Ready(Ok(response)) => response,
+                _ => panic!("the metadata service answers at once"),
+            }
+        };
+        let get = call(http::Method::GET);
+        assert_eq!(get.status(), StatusCode::OK);
+        assert_eq!(get.headers()[CONTENT_TYPE], "application/json");
+        let json: serde_json::Value = serde_json::from_str(get.body()).unwrap();
+        assert_eq!(json["resource"], "https://api.example.com");
+        assert_eq!(json["authorization_servers"][0], "https://auth.example.com");
+        let head = call(http::Method::HEAD);
+        assert_eq!(head.status(), StatusCode::OK);
+        assert!(head.body().is_empty());
+        let post = call(http::Method::POST);
+        assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(post.headers()[http::header::ALLOW], "GET, HEAD");
+    }
 
     #[test]
     fn the_well_known_path_goes_before_the_resource_path() {
