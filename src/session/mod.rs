@@ -56,6 +56,7 @@ use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
 use crate::TokenIssuer;
+use crate::verify::Verifier;
 use crate::verify::revocation::{BoxError, InMemoryDenylist};
 
 /// The longest grace period [`RefreshPolicy::grace`] sets: 60 s.
@@ -371,6 +372,9 @@ impl<D: DenylistSink> DynSink for D {
 pub struct Sessions {
     store: Arc<dyn DynStore>,
     issuer: TokenIssuer,
+    /// Checks access tokens presented for revocation: built once (it shares the issuer's key
+    /// store, so it follows rotations), not per request.
+    verifier: Verifier,
     denylist: Arc<dyn DynSink>,
     policy: RefreshPolicy,
 }
@@ -401,6 +405,7 @@ impl Sessions {
     ) -> Self {
         Self {
             store: Arc::new(store),
+            verifier: issuer.verifier(),
             issuer,
             denylist: Arc::new(denylist),
             policy: RefreshPolicy::default(),
@@ -428,6 +433,11 @@ impl Sessions {
 
     pub(crate) fn now(&self) -> i64 {
         self.policy.now()
+    }
+
+    /// The verifier of the issuer's access tokens.
+    pub(crate) fn verifier(&self) -> &Verifier {
+        &self.verifier
     }
 
     /// Seeds the denylist with every revocation in the store that can still matter (access

@@ -200,7 +200,7 @@ where
     }
     // An access token is revoked only if it is ours and still accepted: anything else has
     // nothing to revoke, and a forged one must not fill the denylist.
-    match sessions.issuer().verifier().verify::<Claims>(&token) {
+    match sessions.verifier().verify::<Claims>(&token) {
         Ok(claims) => match (claims.jti.as_deref(), claims.exp) {
             (Some(jti), exp) => {
                 sessions
