@@ -326,7 +326,6 @@ async fn two_instances_share_revocations_and_the_throttle_through_redis() {
     let outage_victim = str_of(&next, "access_token");
     refresh = str_of(&next, "refresh_token");
     redis.stop();
-    let stopped = Instant::now();
     let closed = until_me(&http, &a, &fresh, StatusCode::SERVICE_UNAVAILABLE).await;
     until_me(&http, &b, &fresh, StatusCode::SERVICE_UNAVAILABLE).await;
     println!("Redis stopped: /me answers 503 after {closed:?}");
@@ -343,7 +342,6 @@ async fn two_instances_share_revocations_and_the_throttle_through_redis() {
     // A revocation asked now is answered 503, but Postgres already holds it: it takes effect
     // when Redis is back (the safe side; the client's retry is harmless).
     assert_unavailable(&http.revoke(&b, &outage_victim).await);
-    assert!(stopped.elapsed() > Duration::ZERO);
 
     // Back (empty): both recover without a restart, and the revocations come back from
     // Postgres.
