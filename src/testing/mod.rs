@@ -429,6 +429,8 @@ pub struct TokenBuilder<'k> {
 
 impl TokenBuilder<'_> {
     /// Sets `sub` (default [`DEFAULT_SUBJECT`]).
+    // Named after the claim, as `Claims::sub` is; a builder is never subtracted.
+    #[allow(clippy::should_implement_trait)]
     pub fn sub(self, subject: impl Into<String>) -> Self {
         self.claim("sub", subject.into())
     }
