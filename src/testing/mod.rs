@@ -357,6 +357,7 @@ impl TestKeys {
         claims.insert("jti".into(), json!(random_id()));
         TokenBuilder {
             keys: self,
+            now,
             claims,
             typ: Some("at+jwt".into()),
             signing: Signing::Key,
@@ -421,6 +422,8 @@ enum Signing {
 #[must_use = "a token builder does nothing until signed"]
 pub struct TokenBuilder<'k> {
     keys: &'k TestKeys,
+    /// When the token was started: its `iat`, and what lifetimes count from.
+    now: u64,
     claims: Map<String, Value>,
     typ: Option<String>,
     signing: Signing,
@@ -479,9 +482,11 @@ impl TokenBuilder<'_> {
         self.claim("aud", audiences)
     }
 
-    /// Sets `exp` to `lifetime` from now (default [`DEFAULT_LIFETIME`]).
+    /// Sets `exp` to `lifetime` after the token was started (its default `iat`; default
+    /// [`DEFAULT_LIFETIME`]).
     pub fn expires_in(self, lifetime: Duration) -> Self {
-        self.claim("exp", unix_now().saturating_add(lifetime.as_secs()))
+        let exp = self.now.saturating_add(lifetime.as_secs());
+        self.claim("exp", exp)
     }
 
     /// Sets any claim to `value` (anything `Serialize`: a string, a number, `json!(…)`),
@@ -522,14 +527,14 @@ impl TokenBuilder<'_> {
 
     /// Expired a day ago (issued two days ago), beyond any leeway: refused as `Expired`.
     pub fn expired(self) -> Self {
-        let now = unix_now();
+        let now = self.now;
         self.claim("iat", now.saturating_sub(2 * FAR))
             .claim("exp", now.saturating_sub(FAR))
     }
 
     /// Valid only from a day on (`nbf`), beyond any leeway: refused as `NotYetValid`.
     pub fn not_yet_valid(self) -> Self {
-        let now = unix_now();
+        let now = self.now;
         self.claim("nbf", now.saturating_add(FAR)).claim(
             "exp",
             now.saturating_add(FAR)
