@@ -586,3 +586,23 @@ mod grpc {
         assert_eq!(status.code(), Code::Ok);
     }
 }
+
+#[test]
+fn the_builders_calls_apply_in_order() {
+    let keys = TestKeys::hs256();
+    let verifier = keys.verifier();
+    let revived = keys
+        .token()
+        .expired()
+        .expires_in(Duration::from_secs(60))
+        .sign();
+    assert!(verifier.verify::<Claims>(&revived).is_ok());
+    let token = keys
+        .token()
+        .sub("ada")
+        .sub("bob")
+        .wrong_audience()
+        .audience(DEFAULT_AUDIENCE);
+    let claims: Claims = verifier.verify(&token.sign()).unwrap();
+    assert_eq!(claims.sub.as_deref(), Some("bob"));
+}

@@ -29,6 +29,9 @@
 //! | [`alg_none`](TokenBuilder::alg_none) | `MalformedToken` (its empty signature is refused before its header is read) | 401 `invalid_token` |
 //! | [`missing_scope`](TokenBuilder::missing_scope), on a route that requires one | `InsufficientScope` | 403 `insufficient_scope` |
 //!
+//! The builder's calls apply in order, a later one winning: `.expired().expires_in(d)` is
+//! valid again.
+//!
 //! Times are far from any leeway: an expired token expired a day ago, a not-yet-valid one
 //! becomes valid in a day, so no test depends on how fast it runs.
 //!
@@ -123,6 +126,9 @@
 //! # let _ = value;
 //! # }
 //! ```
+//!
+//! Against a real tonic server, give a client's interceptor the token: with feature `tonic`,
+//! `tower_jwt_auth::tonic::BearerToken::set(&keys.token().sign())`.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
