@@ -63,6 +63,7 @@
 //! | `store` (features `sqlite`, `postgres`) | SQL storage | `SqliteStore`, `PostgresStore` and `SqlStore` (either, by URL): users, sessions and revocations through sqlx, versioned migrations |
 //! | `shared` (feature `redis`) | several instances | the denylist (a Redis-fed in-memory mirror, failing closed when the feed is silent) and the login throttle (a Lua script on Redis's clock) shared by every instance |
 //! | `testkit` (feature `testkit`) | conformance | the checks any session or user store must pass, the 50-task rotation race included |
+//! | `testing` (feature `testing`) | application tests | `TestKeys`: valid tokens for the layer under test in one line, invalid ones on purpose, a JWKS to serve; signs through `issue` |
 //! | `axum`, `tonic` (features) | framework faces | the `JwtClaims` extractor; `NamedService`, claims from a `tonic::Request`, the gRPC `Login` |
 //!
 //! A request goes through them in this order: the `Authorization` header is read by
@@ -86,6 +87,7 @@
 //! | `redis-tls` | `redis`, plus `rediss://` through the platform's TLS (OpenSSL on Linux), trusting the system's roots or `RedisConfig::tls_root_ca`; no process-wide crypto provider is installed | no |
 //! | `redis` | `login`, plus `shared::RedisDenylist` and `shared::RedisThrottle`: the access-token denylist and the login throttle shared by every instance through Redis | no |
 //! | `testkit` | `login`, plus `testkit`: the conformance suite of session and user stores | no |
+//! | `testing` | `issue`, plus `testing::TestKeys`: tokens for an application's own tests, valid in one line or invalid on purpose (expired, wrong audience, issuer or key, tampered, `alg: none`, missing scope), HS256 or a generated asymmetric key with its JWKS | no |
 //! | `legacy-hashes` | `login`, plus verifying bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) migrated from passlib or the Python `bcrypt` package, replaced by argon2id on the next login; `PasswordPolicy::max_stored_bcrypt_cost` | no |
 //! | `remote` | `remote`: keys fetched by JWKS URL or discovery, refreshed in the background, several issuers, over any tower HTTP client | no |
 //! | `remote-client` | `remote`, plus its default HTTP client (`remote::default_client`, `RemoteKeys::with_default_client`): hyper-util over rustls (ring, never installed process-wide), the system's trust store or bundled roots, a 2 s connect deadline | no |
@@ -121,6 +123,9 @@ pub mod shared;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub mod store;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

@@ -2,7 +2,8 @@
 //! knows no HTTP, no tower and nothing of the issuing side; the tower layer (`layer/`) knows no
 //! framework face and nothing of the issuing side, nor where fetched keys come from (`remote/`
 //! plugs into it, not the other way round); fetched keys (`remote/`) know no framework and
-//! nothing of the issuing side; token issuing (`issue/`) knows no passwords.
+//! nothing of the issuing side; token issuing (`issue/`) knows no passwords; the test helpers
+//! (`testing/`) know no passwords and no framework face.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -161,5 +162,21 @@ fn fetched_keys_know_no_framework_and_nothing_of_the_issuing_side() {
 #[test]
 fn token_issuing_knows_no_passwords() {
     let found = offending_lines("issue", &["crate::login", "argon2", "password"]);
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
+fn the_test_helpers_know_no_passwords_and_no_framework() {
+    let found = offending_lines(
+        "testing",
+        &[
+            "crate::login",
+            "crate::axum",
+            "crate::tonic",
+            "argon2",
+            "axum",
+            "tonic::",
+        ],
+    );
     assert!(found.is_empty(), "{found:#?}");
 }

@@ -647,3 +647,43 @@ async fn an_optional_layer_lets_anonymous_calls_through_without_claims() {
 
     server.shutdown().await;
 }
+
+/// The `testing` helpers against a real tonic server and client: minted tokens, valid and not.
+#[cfg(feature = "testing")]
+#[tokio::test]
+async fn tokens_minted_by_the_test_helpers_are_judged_by_a_real_tonic_server() {
+    use tower_jwt_auth::testing::TestKeys;
+
+    let keys = TestKeys::es256();
+    let server = server_behind(keys.layer().require_scopes(["greet"])).await;
+    let mut client = server.client();
+
+    let token = keys.token().sub("ada").scopes(["greet"]).sign();
+    assert_eq!(
+        client.who_am_i(Some(&token)).await.expect("let through"),
+        "ada"
+    );
+    for token in [
+        keys.token().scopes(["greet"]).expired().sign(),
+        keys.token().scopes(["greet"]).wrong_audience().sign(),
+        keys.token()
+            .scopes(["greet"])
+            .signed_with_another_key()
+            .sign(),
+    ] {
+        assert_status(
+            client.who_am_i(Some(&token)).await,
+            Code::Unauthenticated,
+            INVALID_TOKEN_MESSAGE,
+        );
+    }
+    assert_status(
+        client
+            .who_am_i(Some(&keys.token().missing_scope().sign()))
+            .await,
+        Code::PermissionDenied,
+        INSUFFICIENT_SCOPE_MESSAGE,
+    );
+
+    server.shutdown().await;
+}

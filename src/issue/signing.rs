@@ -285,6 +285,19 @@ impl SigningKey {
     pub fn public_jwk(&self) -> Option<&Jwk> {
         self.public_jwk.as_ref()
     }
+
+    /// Signs `claims` under `header`, whatever they hold: the test helpers of
+    /// [`testing`](crate::testing) mint tokens [`TokenIssuer`](super::TokenIssuer) never would
+    /// (expired, for another audience…). `header.alg` is set to this key's algorithm.
+    #[cfg(feature = "testing")]
+    pub(crate) fn sign_json(
+        &self,
+        mut header: jsonwebtoken::Header,
+        claims: &serde_json::Value,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        header.alg = to_jsonwebtoken(self.alg);
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+    }
 }
 
 impl fmt::Debug for SigningKey {
