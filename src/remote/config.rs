@@ -189,7 +189,7 @@ impl IssuerConfig {
     }
 
     /// See [`Verifier::cache_verified_tokens`](crate::Verifier::cache_verified_tokens) (on by
-    /// default, 4096 tokens within 4 MiB; `0` turns it off); a refresh that brings the same
+    /// default, 4096 tokens within 6 MiB; `0` turns it off); a refresh that brings the same
     /// keys keeps the cache.
     pub fn cache_verified_tokens(mut self, capacity: usize) -> Self {
         self.cache_capacity = Some(capacity);

@@ -192,7 +192,7 @@ impl<C, R> JwtAuthLayer<C, R> {
         self
     }
 
-    /// Bounds the verified-token cache in bytes (default 4 MiB); `0` turns it off. See
+    /// Bounds the verified-token cache in bytes (default 6 MiB); `0` turns it off. See
     /// [`Verifier::cache_byte_budget`].
     pub fn cache_byte_budget(mut self, max_bytes: usize) -> Self {
         self.config_mut().verifier.set_cache_bytes(max_bytes);
