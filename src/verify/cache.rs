@@ -153,7 +153,10 @@ impl std::ops::Deref for Hit {
 
 /// A bounded, lock-free set of verified tokens; see the module docs.
 pub(crate) struct TokenCache {
-    slots: Box<[ArcSwapOption<Entry>]>,
+    /// Allocated at the first insertion: a verifier whose cache is never used (shared
+    /// secrets, by default) costs no memory for it.
+    slots: OnceLock<Box<[ArcSwapOption<Entry>]>>,
+    capacity: usize,
     hasher: RandomState,
     /// The byte budget, and what the entries in the slots are charged (see [`charge`]).
     max_bytes: usize,
@@ -166,9 +169,8 @@ impl TokenCache {
     /// A cache of at most `capacity` tokens (at least one), charged at most `max_bytes` bytes.
     pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
         Self {
-            slots: (0..capacity.max(1))
-                .map(|_| ArcSwapOption::empty())
-                .collect(),
+            slots: OnceLock::new(),
+            capacity: capacity.max(1),
             hasher: RandomState::new(),
             max_bytes,
             used: AtomicUsize::new(0),
@@ -178,7 +180,7 @@ impl TokenCache {
     }
 
     pub(crate) fn capacity(&self) -> usize {
-        self.slots.len()
+        self.capacity
     }
 
     pub(crate) fn max_bytes(&self) -> usize {
@@ -196,13 +198,13 @@ impl TokenCache {
         self.hasher.hash_one((bytes.len(), suffix))
     }
 
-    /// The two slots a token may live in.
-    fn slots(&self, hash: u64) -> [&ArcSwapOption<Entry>; 2] {
-        let n = self.slots.len();
+    /// The two slots a token may live in, once there are slots.
+    fn slots(slots: &[ArcSwapOption<Entry>], hash: u64) -> [&ArcSwapOption<Entry>; 2] {
+        let n = slots.len();
         // Maps the hash onto 0..n without a division (Lemire's multiply-shift).
         #[allow(clippy::cast_possible_truncation)]
         let first = ((u128::from(hash) * n as u128) >> 64) as usize;
-        [&self.slots[first], &self.slots[(first + 1) % n]]
+        [&slots[first], &slots[(first + 1) % n]]
     }
 
     /// Whether `token` verified under the key set `key_set`.
@@ -213,8 +215,9 @@ impl TokenCache {
 
     /// The entry of `token`, if its signature verified under the key set `key_set`.
     pub(crate) fn lookup(&self, token: &[u8], key_set: u64) -> Option<Hit> {
+        let slots = self.slots.get()?;
         let hash = self.hash(token);
-        for slot in self.slots(hash) {
+        for slot in Self::slots(slots, hash) {
             let guard = slot.load();
             let Some(entry) = &*guard else { continue };
             if entry.hash != hash || !same(&entry.token, token) {
@@ -248,8 +251,11 @@ impl TokenCache {
         if token.len() > MAX_CACHED_TOKEN || charge > self.max_bytes {
             return;
         }
+        let slots = self
+            .slots
+            .get_or_init(|| (0..self.capacity).map(|_| ArcSwapOption::empty()).collect());
         let hash = self.hash(token);
-        let [a, b] = self.slots(hash);
+        let [a, b] = Self::slots(slots, hash);
         let (first, second) = (a.load(), b.load());
         let (x, y) = (first.as_deref(), second.as_deref());
         let present = |e: &Entry| e.hash == hash && e.key_set == key_set && same(&e.token, token);
@@ -319,10 +325,18 @@ impl TokenCache {
         self.hits.load(Ordering::Relaxed)
     }
 
+    /// Whether the slots were allocated (at the first insertion).
+    #[cfg(test)]
+    pub(crate) fn allocated(&self) -> bool {
+        self.slots.get().is_some()
+    }
+
     /// How many tokens are cached.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.slots.iter().filter(|s| s.load().is_some()).count()
+        self.slots.get().map_or(0, |slots| {
+            slots.iter().filter(|s| s.load().is_some()).count()
+        })
     }
 }
 

@@ -144,7 +144,8 @@ impl Verifier {
     ///
     /// # What it costs
     ///
-    /// Memory: the slots (8 bytes each, allocated up front), and at most `capacity` entries
+    /// Memory: the slots (8 bytes each, allocated when the first token is cached), and at most
+    /// `capacity` entries
     /// within the [byte budget](Self::cache_byte_budget). An entry holds a token of at most
     /// 8 KiB (longer tokens are not cached), its deserialized claims and some bookkeeping.
     /// Measured with [`Claims`](crate::Claims) (bytes asked of the allocator,

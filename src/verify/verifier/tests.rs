@@ -116,6 +116,8 @@ fn the_cache_is_off_by_default_for_shared_secrets_until_asked_for() {
         verifier.verify_shared::<Claims>(&token).unwrap();
     }
     assert_eq!((hits(&verifier), len(&verifier)), (0, 0));
+    // The unused cache costs no slots.
+    assert!(!verifier.cache.as_ref().unwrap().allocated());
     // Asked for: on for every key set.
     let verifier = verifier.cache_verified_tokens(8);
     assert!(verifier.caches());
