@@ -169,13 +169,15 @@ fn zero_entries_or_zero_bytes_turn_the_cache_off() {
 
 #[test]
 fn the_byte_budget_bounds_the_cached_tokens() {
+    // All of one length (ES256 signatures are), so that each is charged alike.
     let tokens: Vec<String> = (0..40)
         .map(|i| {
             es256_token(
-                &serde_json::json!({"sub": "ada", "exp": i64::MAX / 2, "jti": format!("j{i}")}),
+                &serde_json::json!({"sub": "ada", "exp": i64::MAX / 2, "jti": format!("j{i:02}")}),
             )
         })
         .collect();
+    assert!(tokens.iter().all(|t| t.len() == tokens[0].len()));
     let each = crate::verify::cache::charge(tokens[0].len());
     let verifier = Verifier::new(es256_key(), Validation::new())
         .unwrap()
@@ -239,7 +241,7 @@ fn a_rotation_flushes_nothing_and_old_entries_only_miss() {
     let tokens: Vec<String> = (0..10)
         .map(|i| {
             es256_token(
-                &serde_json::json!({"sub": "ada", "exp": i64::MAX / 2, "jti": format!("j{i}")}),
+                &serde_json::json!({"sub": "ada", "exp": i64::MAX / 2, "jti": format!("j{i:02}")}),
             )
         })
         .collect();
