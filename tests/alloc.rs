@@ -126,6 +126,13 @@ fn es256_token() -> String {
     )
 }
 
+/// Another ES256 token (another `jti`), to make a cache allocate its slots before a count.
+fn another_es256_token() -> String {
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(fixture("es256.pem").as_bytes()).unwrap();
+    let claims = realistic_claims().replace("0c6f3b8e", "1d7a4c9f");
+    jwt_sign(jsonwebtoken::Algorithm::ES256, None, &claims, &key)
+}
+
 fn es256_key() -> DecodingKey {
     DecodingKey::from_pem(Algorithm::ES256, &fixture("es256.pub.pem")).unwrap()
 }
@@ -330,6 +337,8 @@ fn a_cache_miss_adds_the_entry_and_its_copy_of_the_token() {
     // Warm up the thread's allocator state and the verifier's statics with another verifier.
     let warm = Verifier::new(es256_key(), validation()).unwrap();
     warm.verify::<Times>(&token).unwrap();
+    // The slots are allocated at the first insertion, once: that of another token.
+    verifier.verify::<Times>(&another_es256_token()).unwrap();
     let before = ALLOCATIONS.with(Cell::get);
     verifier.verify::<Times>(&token).unwrap();
     assert_at_most(
@@ -347,6 +356,9 @@ fn a_shared_cache_miss_adds_the_entry_the_token_and_the_verdict() {
     let token = es256_token();
     let warm = Verifier::new(es256_key(), validation()).unwrap();
     warm.verify_shared::<Times>(&token).unwrap();
+    verifier
+        .verify_shared::<Times>(&another_es256_token())
+        .unwrap();
     let before = ALLOCATIONS.with(Cell::get);
     verifier.verify_shared::<Times>(&token).unwrap();
     // The claims' `Arc`, the entry, its copy of the token, and the `iss`, `sub` and `jti` the

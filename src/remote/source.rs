@@ -90,9 +90,11 @@ impl Source {
     /// A source for `config`, whose background refresh starts at once on `runtime`.
     pub(crate) fn start(config: IssuerConfig, client: Client, runtime: Handle) -> Arc<Self> {
         let now = Instant::now();
-        let verifier =
-            Verifier::from_parts(KeyStore::new(KeySet::empty()), config.validation.clone())
-                .cache_verified_tokens(config.cache_capacity);
+        let mut verifier =
+            Verifier::from_parts(KeyStore::new(KeySet::empty()), config.validation.clone());
+        if let Some(capacity) = config.cache_capacity {
+            verifier = verifier.cache_verified_tokens(capacity);
+        }
         let jwks_uri = match &config.from {
             KeysFrom::Jwks(url) => Some(Arc::clone(url)),
             KeysFrom::Discovery => None,

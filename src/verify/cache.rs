@@ -1,6 +1,7 @@
 //! The verified-token cache: which exact tokens had their signature verified, under which key
-//! set. Opt-in, through [`Verifier::cache_verified_tokens`](crate::Verifier::cache_verified_tokens)
-//! or [`JwtAuthLayer::cache_verified_tokens`](crate::JwtAuthLayer::cache_verified_tokens).
+//! set. On by default for public keys; see
+//! [`Verifier::cache_verified_tokens`](crate::Verifier::cache_verified_tokens) for the defaults
+//! and their reasons.
 //!
 //! What a hit skips: decoding and parsing, choosing the key, the signature, and the claims rules
 //! that do not involve the clock (`iss`, `aud`, `typ`, required claims, scopes). All of these
@@ -16,18 +17,24 @@
 //! - A fixed array of `capacity` slots, each an atomically swapped `Option<Arc<Entry>>`: no
 //!   lock anywhere, readers never block writers. A token may live in one of two neighbouring
 //!   slots chosen by a keyed hash (SipHash with a random key, so a client cannot aim tokens at
-//!   a slot); inserting evicts, in order, an empty slot, an entry of an older key set, one not
+//!   a slot); inserting evicts, in order, an empty slot, an entry of another key set, one not
 //!   hit since the last eviction there (second chance, as in CLOCK), or either.
+//! - Two bounds: the slots bound the entries, and a byte budget bounds what they hold. Each
+//!   entry is charged [`charge`] bytes (its token twice, for the token and what is decoded from
+//!   it, plus a fixed overhead, measured in `tests/cache_memory.rs`); an insertion that would
+//!   exceed the budget evicts a neighbour or is skipped.
 //! - An entry records the identity of the key set whose key verified it. A hit needs that set
-//!   to be the current one, so after [`KeyStore::replace`](crate::KeyStore::replace) no entry
-//!   verified under the old set hits, whatever key it used; the first lookup that uses a newer
-//!   set empties the whole cache.
+//!   to be the current one, so after [`KeyStore::replace`](crate::KeyStore::replace) with other
+//!   keys no entry verified under the old set hits, whatever key it used. Nothing is flushed:
+//!   an entry of another set is a miss, removed when its token comes again and evicted before
+//!   any other, so the first request after a rotation costs what any miss costs. (A replace
+//!   with the same keys keeps the set's identity, and every entry stays a hit.)
 //! - Tokens are compared in constant time (for their length, which is public), so response
 //!   times do not tell how much of a guess matches a cached token.
 
 use std::any::Any;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwapOption;
@@ -37,6 +44,26 @@ use crate::verify::revocation::TokenInfo;
 
 /// Tokens longer than this are never cached; it bounds an entry's size.
 pub(crate) const MAX_CACHED_TOKEN: usize = 8 * 1024;
+
+/// The default bound in entries: a small service's active tokens (a few thousand clients).
+pub(crate) const DEFAULT_ENTRIES: usize = 4096;
+
+/// The default byte budget: 6 MiB, room for [`DEFAULT_ENTRIES`] entries of tokens up to
+/// 512 bytes, fewer of longer ones.
+pub(crate) const DEFAULT_BYTES: usize = 6 << 20;
+
+/// What an entry is charged besides twice its token: the entry, its `Arc`, the verdict, the
+/// fixed part of the claims and the allocator's overhead, measured with
+/// [`Claims`](crate::Claims) in `tests/cache_memory.rs` (about 350 bytes, plus 1.75 bytes per
+/// byte of token; the test checks that the charge covers it).
+pub(crate) const ENTRY_OVERHEAD: usize = 512;
+
+/// The bytes an entry of a `token_len`-byte token counts against the budget: the token is
+/// kept, and the claims and facts decoded from its payload (three quarters of it, before
+/// deserialization) take about as much again.
+pub(crate) const fn charge(token_len: usize) -> usize {
+    ENTRY_OVERHEAD + 2 * token_len
+}
 
 /// The bytes of a token the slot choice hashes (with its length): its end, where the
 /// signature is. 16 base64url characters carry 96 bits of the signature, which no two tokens
@@ -56,6 +83,10 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    fn charge(&self) -> usize {
+        charge(self.token.len())
+    }
+
     /// What the claims rules concluded about this token, if recorded.
     pub(crate) fn verdict(&self) -> Option<&Verdict> {
         self.verdict.get()
@@ -122,30 +153,44 @@ impl std::ops::Deref for Hit {
 
 /// A bounded, lock-free set of verified tokens; see the module docs.
 pub(crate) struct TokenCache {
-    slots: Box<[ArcSwapOption<Entry>]>,
+    /// Allocated at the first insertion: a verifier whose cache is never used (shared
+    /// secrets, by default) costs no memory for it.
+    slots: OnceLock<Box<[ArcSwapOption<Entry>]>>,
+    capacity: usize,
     hasher: RandomState,
-    /// The newest key set seen; a newer one empties the cache.
-    key_set: AtomicU64,
+    /// The byte budget, and what the entries in the slots are charged (see [`charge`]).
+    max_bytes: usize,
+    used: AtomicUsize,
     #[cfg(test)]
     hits: std::sync::atomic::AtomicUsize,
 }
 
 impl TokenCache {
-    /// A cache of at most `capacity` tokens (at least one).
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// A cache of at most `capacity` tokens (at least one), charged at most `max_bytes` bytes.
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
         Self {
-            slots: (0..capacity.max(1))
-                .map(|_| ArcSwapOption::empty())
-                .collect(),
+            slots: OnceLock::new(),
+            capacity: capacity.max(1),
             hasher: RandomState::new(),
-            key_set: AtomicU64::new(0),
+            max_bytes,
+            used: AtomicUsize::new(0),
             #[cfg(test)]
             hits: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
     pub(crate) fn capacity(&self) -> usize {
-        self.slots.len()
+        self.capacity
+    }
+
+    pub(crate) fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    /// What the cached entries are charged, in bytes.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
     }
 
     fn hash(&self, bytes: &[u8]) -> u64 {
@@ -153,32 +198,13 @@ impl TokenCache {
         self.hasher.hash_one((bytes.len(), suffix))
     }
 
-    /// The two slots a token may live in.
-    fn slots(&self, hash: u64) -> [&ArcSwapOption<Entry>; 2] {
-        let n = self.slots.len();
+    /// The two slots a token may live in, once there are slots.
+    fn slots(slots: &[ArcSwapOption<Entry>], hash: u64) -> [&ArcSwapOption<Entry>; 2] {
+        let n = slots.len();
         // Maps the hash onto 0..n without a division (Lemire's multiply-shift).
         #[allow(clippy::cast_possible_truncation)]
         let first = ((u128::from(hash) * n as u128) >> 64) as usize;
-        [&self.slots[first], &self.slots[(first + 1) % n]]
-    }
-
-    /// Empties the cache the first time a key set newer than every one seen is in use.
-    ///
-    /// Only ever forward: a request still finishing with the previous set does not empty it
-    /// again. (A set restored after a newer one does not empty it either; its entries are
-    /// simply never hits, and are evicted first.)
-    fn follow(&self, key_set: u64) {
-        let last = self.key_set.load(Ordering::Acquire);
-        if key_set > last
-            && self
-                .key_set
-                .compare_exchange(last, key_set, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-        {
-            for slot in &self.slots {
-                slot.store(None);
-            }
-        }
+        [&slots[first], &slots[(first + 1) % n]]
     }
 
     /// Whether `token` verified under the key set `key_set`.
@@ -189,17 +215,23 @@ impl TokenCache {
 
     /// The entry of `token`, if its signature verified under the key set `key_set`.
     pub(crate) fn lookup(&self, token: &[u8], key_set: u64) -> Option<Hit> {
-        self.follow(key_set);
+        let slots = self.slots.get()?;
         let hash = self.hash(token);
-        for slot in self.slots(hash) {
+        for slot in Self::slots(slots, hash) {
             let guard = slot.load();
             let Some(entry) = &*guard else { continue };
             if entry.hash != hash || !same(&entry.token, token) {
                 continue;
             }
             if entry.key_set != key_set {
-                // Verified under another key set: never a hit.
-                let _ = slot.compare_and_swap(&guard, None);
+                // Verified under another key set: never a hit, and its slot is freed.
+                let previous = slot.compare_and_swap(&guard, None);
+                if previous
+                    .as_ref()
+                    .is_some_and(|previous| Arc::ptr_eq(previous, entry))
+                {
+                    self.used.fetch_sub(entry.charge(), Ordering::Relaxed);
+                }
                 return None;
             }
             if !entry.used.load(Ordering::Relaxed) {
@@ -215,46 +247,76 @@ impl TokenCache {
     /// Records that `token`'s signature verified under the key set `key_set`, with what the
     /// claims rules concluded if the caller keeps that.
     pub(crate) fn insert(&self, token: &[u8], key_set: u64, verdict: Option<Verdict>) {
-        if token.len() > MAX_CACHED_TOKEN {
+        let charge = charge(token.len());
+        if token.len() > MAX_CACHED_TOKEN || charge > self.max_bytes {
             return;
         }
-        self.follow(key_set);
+        let slots = self
+            .slots
+            .get_or_init(|| (0..self.capacity).map(|_| ArcSwapOption::empty()).collect());
         let hash = self.hash(token);
-        let [a, b] = self.slots(hash);
-        let victim = {
-            let (first, second) = (a.load(), b.load());
-            let present = |e: &Entry| e.hash == hash && same(&e.token, token);
-            match (first.as_deref(), second.as_deref()) {
-                (Some(x), _) | (_, Some(x)) if present(x) && x.key_set == key_set => {
-                    if let Some(verdict) = verdict {
-                        x.record(verdict);
-                    }
-                    return;
-                }
-                (None, _) => a,
-                (_, None) => b,
-                (Some(x), _) if x.key_set != key_set => a,
-                (_, Some(y)) if y.key_set != key_set => b,
-                (Some(x), Some(y)) => {
-                    // Second chance: whichever was not hit since the last eviction here goes.
-                    let x_used = x.used.swap(false, Ordering::Relaxed);
-                    let y_used = y.used.swap(false, Ordering::Relaxed);
-                    match (x_used, y_used) {
-                        (false, _) => a,
-                        (true, false) => b,
-                        _ if hash & 1 == 0 => a,
-                        _ => b,
-                    }
+        let [a, b] = Self::slots(slots, hash);
+        let (first, second) = (a.load(), b.load());
+        let (x, y) = (first.as_deref(), second.as_deref());
+        let present = |e: &Entry| e.hash == hash && e.key_set == key_set && same(&e.token, token);
+        if let Some(known) = x.filter(|e| present(e)).or(y.filter(|e| present(e))) {
+            if let Some(verdict) = verdict {
+                known.record(verdict);
+            }
+            return;
+        }
+        let stale = |e: Option<&Entry>| e.is_some_and(|e| e.key_set != key_set);
+        let freed = |e: Option<&Entry>| e.map_or(0, Entry::charge);
+        // Within the budget without evicting, an empty slot first; else an occupied one, so
+        // that its charge makes room.
+        let roomy = self.used.load(Ordering::Relaxed) + charge <= self.max_bytes;
+        let first_goes = match (x, y) {
+            (None, _) if roomy => true,
+            (_, None) if roomy => false,
+            _ if stale(x) => true,
+            _ if stale(y) => false,
+            (Some(ex), Some(ey)) => {
+                // Second chance: whichever was not hit since the last eviction here goes.
+                let x_used = ex.used.swap(false, Ordering::Relaxed);
+                let y_used = ey.used.swap(false, Ordering::Relaxed);
+                match (x_used, y_used) {
+                    (false, _) => true,
+                    (true, false) => false,
+                    _ => hash & 1 == 0,
                 }
             }
+            (x, _) => x.is_some(),
         };
-        victim.store(Some(Arc::new(Entry {
+        let ((victim, freeing), (other, other_frees)) = if first_goes {
+            ((a, freed(x)), (b, freed(y)))
+        } else {
+            ((b, freed(y)), (a, freed(x)))
+        };
+        // Reserve the charge first, so concurrent insertions cannot all pass the check; an
+        // entry actually replaced is released below, whatever a concurrent writer put there.
+        let before = self.used.fetch_add(charge, Ordering::AcqRel);
+        if before + charge > self.max_bytes + freeing {
+            // Over budget (a longer token in place of a shorter one): the other neighbour
+            // goes too if that makes room, else the token is not cached.
+            if other_frees == 0 || before + charge > self.max_bytes + freeing + other_frees {
+                self.used.fetch_sub(charge, Ordering::AcqRel);
+                return;
+            }
+            if let Some(removed) = other.swap(None) {
+                self.used.fetch_sub(removed.charge(), Ordering::AcqRel);
+            }
+        }
+        drop((first, second));
+        let replaced = victim.swap(Some(Arc::new(Entry {
             hash,
             key_set,
             used: AtomicBool::new(false),
             token: token.into(),
             verdict: verdict.map_or_else(OnceLock::new, OnceLock::from),
         })));
+        if let Some(replaced) = replaced {
+            self.used.fetch_sub(replaced.charge(), Ordering::AcqRel);
+        }
     }
 
     /// How many lookups hit.
@@ -263,10 +325,18 @@ impl TokenCache {
         self.hits.load(Ordering::Relaxed)
     }
 
+    /// Whether the slots were allocated (at the first insertion).
+    #[cfg(test)]
+    pub(crate) fn allocated(&self) -> bool {
+        self.slots.get().is_some()
+    }
+
     /// How many tokens are cached.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.slots.iter().filter(|s| s.load().is_some()).count()
+        self.slots.get().map_or(0, |slots| {
+            slots.iter().filter(|s| s.load().is_some()).count()
+        })
     }
 }
 
@@ -288,12 +358,15 @@ mod tests {
     use super::*;
 
     fn token(i: usize) -> String {
-        format!("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ{i}.c2lnbmF0dXJl{i:08}")
+        // All of one length, so that they are charged alike.
+        format!("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ{i:06}.c2lnbmF0dXJl{i:08}")
     }
+
+    const PLENTY: usize = 1 << 30;
 
     #[test]
     fn a_token_hits_only_under_the_key_set_it_verified_under() {
-        let cache = TokenCache::new(8);
+        let cache = TokenCache::new(8, PLENTY);
         assert!(!cache.contains(&token(1), 1));
         cache.insert(token(1).as_bytes(), 1, None);
         assert!(cache.contains(&token(1), 1));
@@ -301,16 +374,99 @@ mod tests {
         // A byte more or less is another token.
         assert!(!cache.contains(&token(1)[1..], 1));
         assert!(!cache.contains(&format!("{}x", token(1)), 1));
-        // Another key set: no hit, and the cache is emptied.
+        // Another key set: no hit, and that entry (only) is removed.
         assert!(!cache.contains(&token(1), 2));
         assert_eq!(cache.len(), 0);
+        assert_eq!(cache.bytes(), 0);
         assert!(!cache.contains(&token(1), 1));
+    }
+
+    #[test]
+    fn a_new_key_set_flushes_nothing() {
+        let cache = TokenCache::new(64, PLENTY);
+        for i in 0..20 {
+            cache.insert(token(i).as_bytes(), 1, None);
+        }
+        let (len, bytes) = (cache.len(), cache.bytes());
+        assert!(len > 10);
+        // Lookups and an insertion under a newer set touch no slot but their own.
+        assert!(!cache.contains(&token(100), 2));
+        cache.insert(token(101).as_bytes(), 2, None);
+        assert!(cache.len() >= len && cache.len() <= len + 1);
+        // None of the old entries is a hit under the new set; each miss frees its own slot.
+        assert!(!cache.contains(&token(0), 2));
+        assert!(cache.contains(&token(101), 2));
+        assert!(cache.bytes() <= bytes + charge(token(101).len()));
+    }
+
+    #[test]
+    fn entries_of_another_key_set_are_evicted_first() {
+        // Two slots: every token may live in either.
+        let cache = TokenCache::new(2, PLENTY);
+        cache.insert(token(0).as_bytes(), 1, None);
+        cache.insert(token(1).as_bytes(), 2, None);
+        // Hit the old set's entry so second chance alone would keep it.
+        assert!(cache.contains(&token(0), 1));
+        cache.insert(token(2).as_bytes(), 2, None);
+        assert!(cache.contains(&token(1), 2));
+        assert!(cache.contains(&token(2), 2));
+        assert!(!cache.contains(&token(0), 1));
+    }
+
+    #[test]
+    fn the_byte_budget_bounds_what_the_entries_are_charged() {
+        let each = charge(token(0).len());
+        for budget in [each, each * 3, each * 10 + 1] {
+            let cache = TokenCache::new(64, budget);
+            for i in 0..500 {
+                cache.insert(token(i).as_bytes(), 1, None);
+                assert!(cache.bytes() <= budget);
+                assert_eq!(cache.bytes(), cache.len() * each);
+            }
+            assert_eq!(cache.len(), budget / each, "budget {budget}");
+        }
+        // An entry larger than the whole budget is never cached.
+        let cache = TokenCache::new(64, each - 1);
+        cache.insert(token(0).as_bytes(), 1, None);
+        assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn a_longer_token_makes_room_by_evicting_both_neighbours() {
+        let each = charge(token(0).len());
+        // Two slots: every token may live in either, and both are its neighbours.
+        let cache = TokenCache::new(2, each * 2);
+        cache.insert(token(0).as_bytes(), 1, None);
+        cache.insert(token(1).as_bytes(), 1, None);
+        assert_eq!(cache.len(), 2);
+        let longer = format!("{}{}", token(2), "x".repeat(20));
+        cache.insert(longer.as_bytes(), 1, None);
+        assert!(cache.contains(&longer, 1));
+        assert_eq!((cache.len(), cache.bytes()), (1, charge(longer.len())));
+        // Too long for the whole budget: not cached, nothing evicted.
+        let longest = format!("{}{}", token(3), "x".repeat(each));
+        cache.insert(longest.as_bytes(), 1, None);
+        assert!(!cache.contains(&longest, 1));
+        assert!(cache.contains(&longer, 1));
+    }
+
+    #[test]
+    fn a_full_budget_still_takes_new_tokens_in_place_of_old_ones() {
+        let each = charge(token(0).len());
+        let cache = TokenCache::new(8, each * 4);
+        for i in 0..4000 {
+            cache.insert(token(i).as_bytes(), 1, None);
+        }
+        assert_eq!(cache.len(), 4);
+        // Recent tokens get in: any with an occupied slot among its two replaces the entry
+        // there (with half the slots taken, all but a vanishing share of a hundred tokens).
+        assert!((3900..4000).any(|i| cache.contains(&token(i), 1)));
     }
 
     #[test]
     fn the_capacity_bounds_the_entries() {
         for capacity in [1, 2, 3, 16, 100] {
-            let cache = TokenCache::new(capacity);
+            let cache = TokenCache::new(capacity, PLENTY);
             for i in 0..capacity * 10 {
                 cache.insert(token(i).as_bytes(), 7, None);
                 assert!(cache.len() <= capacity);
@@ -324,7 +480,7 @@ mod tests {
     #[test]
     fn a_hit_token_survives_the_next_eviction_of_its_slots() {
         // With two slots, every token may live in either.
-        let cache = TokenCache::new(2);
+        let cache = TokenCache::new(2, PLENTY);
         cache.insert(token(0).as_bytes(), 1, None);
         cache.insert(token(1).as_bytes(), 1, None);
         assert!(cache.contains(&token(0), 1));
@@ -336,7 +492,7 @@ mod tests {
 
     #[test]
     fn oversized_tokens_are_not_cached() {
-        let cache = TokenCache::new(4);
+        let cache = TokenCache::new(4, PLENTY);
         let long = "a".repeat(MAX_CACHED_TOKEN + 1);
         cache.insert(long.as_bytes(), 1, None);
         assert!(!cache.contains(&long, 1));

@@ -20,6 +20,7 @@
 pub(crate) mod algorithm;
 pub(crate) mod cache;
 pub(crate) mod claims;
+pub(crate) mod clock;
 pub(crate) mod error;
 pub(crate) mod json;
 pub(crate) mod jws;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::verify::algorithm::AlgorithmSet;
 use crate::verify::claims::scope_tokens;
@@ -149,6 +149,10 @@ impl Validation {
     }
 
     /// Replaces the clock (seconds since the Unix epoch), for tests and replays of old tokens.
+    ///
+    /// The default reads the system's wall clock cheaply: the kernel's coarse monotonic clock
+    /// plus its offset to the wall clock, taken again every second, so it is within a few
+    /// milliseconds of the wall clock and follows a step of it within a second.
     #[must_use]
     pub fn clock(mut self, now: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(now));
@@ -158,9 +162,7 @@ impl Validation {
     pub(crate) fn now(&self) -> i64 {
         match &self.clock {
             Some(clock) => clock(),
-            None => SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+            None => crate::verify::clock::unix_now(),
         }
     }
 

@@ -183,10 +183,19 @@ impl<C, R> JwtAuthLayer<C, R> {
     }
 
     /// Caches up to `capacity` verified tokens, so a token presented again skips its
-    /// signature check (off by default); see [`Verifier::cache_verified_tokens`] for what a
-    /// hit skips (never the time, claims or revocation checks) and what it costs.
+    /// signature check; `0` turns the cache off. On by default for public keys, off for
+    /// shared secrets unless this is called; see [`Verifier::cache_verified_tokens`] for the
+    /// defaults, what a hit skips (never the time, claims or revocation checks) and what it
+    /// costs.
     pub fn cache_verified_tokens(mut self, capacity: usize) -> Self {
         self.config_mut().verifier.set_cache(capacity);
+        self
+    }
+
+    /// Bounds the verified-token cache in bytes (default 6 MiB); `0` turns it off. See
+    /// [`Verifier::cache_byte_budget`].
+    pub fn cache_byte_budget(mut self, max_bytes: usize) -> Self {
+        self.config_mut().verifier.set_cache_bytes(max_bytes);
         self
     }
 

@@ -458,3 +458,36 @@ fn pem_rfc7468_decode(pem: &str) -> Result<(String, Vec<u8>), ConfigError> {
     let (label, der) = pem::decode_vec(pem.trim().as_bytes()).map_err(invalid)?;
     Ok((label.to_owned(), der))
 }
+
+impl DecodingKey {
+    /// Whether `other` verifies exactly what this key verifies: the same algorithm, `kid` and
+    /// key material. What lets [`KeyStore::replace`](super::KeyStore::replace) keep the
+    /// verified-token cache when the same keys come back (a reloaded PEM, a JWKS refetch).
+    ///
+    /// Errs towards `false`: a pair of prepared states it cannot compare is "not the same",
+    /// which costs cache hits, never a wrong hit.
+    pub(super) fn same_key(&self, other: &Self) -> bool {
+        /// HMAC states cannot be compared field by field: equal tags over a fixed message
+        /// mean equal keys (up to a collision of the MAC itself).
+        fn same_mac<M: Mac + Clone>(a: &M, b: &M) -> bool {
+            const PROBE: &[u8] = b"tower-jwt-auth key identity";
+            let tag = |m: &M| m.clone().chain_update(PROBE).finalize().into_bytes();
+            tag(a) == tag(b)
+        }
+        if self.alg != other.alg || self.kid != other.kid {
+            return false;
+        }
+        match (&self.verifier, &other.verifier) {
+            (Verifier::Hs256(a), Verifier::Hs256(b)) => same_mac(a, b),
+            (Verifier::Hs384(a), Verifier::Hs384(b)) => same_mac(a, b),
+            (Verifier::Hs512(a), Verifier::Hs512(b)) => same_mac(a, b),
+            (Verifier::Rsa(a), Verifier::Rsa(b)) => a == b,
+            (Verifier::Es256(a), Verifier::Es256(b)) => a == b,
+            (Verifier::Es384(a), Verifier::Es384(b)) => a == b,
+            (Verifier::Es512(a), Verifier::Es512(b)) => a == b,
+            (Verifier::EdDsa(a), Verifier::EdDsa(b)) => a == b,
+            // Different kinds, or prepared states of another backend: not comparable here.
+            _ => false,
+        }
+    }
+}

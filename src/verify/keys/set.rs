@@ -120,9 +120,33 @@ impl KeySet {
         self.algorithms
     }
 
-    /// The set's identity: equal for clones, different for sets built separately.
+    /// The set's identity: equal for clones and for sets of the same keys that
+    /// [`KeyStore::replace`](super::KeyStore::replace) put in place of each other, different
+    /// otherwise.
     pub(crate) fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Whether the keys are shared secrets (a set never mixes them with public keys).
+    pub(crate) fn is_symmetric(&self) -> bool {
+        self.keys.first().is_some_and(|key| key.alg.is_symmetric())
+    }
+
+    /// Whether `other` holds exactly these keys (algorithm, `kid` and material), in any order.
+    pub(super) fn same_keys(&self, other: &Self) -> bool {
+        self.keys.len() == other.keys.len()
+            && other
+                .keys
+                .iter()
+                .all(|theirs| self.keys.iter().any(|ours| ours.same_key(theirs)))
+    }
+
+    /// Takes `current`'s identity if it holds the same keys, so that what was verified under
+    /// `current` stays verified (the verified-token cache keeps its entries).
+    pub(super) fn inherit_identity(&mut self, current: &Self) {
+        if self.id != current.id && self.same_keys(current) {
+            self.id = current.id;
+        }
     }
 
     /// The key for a token's `kid` and `alg`.

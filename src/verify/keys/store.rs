@@ -1,7 +1,8 @@
 //! [`KeyStore`]: the current [`KeySet`], swapped without a lock.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
@@ -13,7 +14,17 @@ use super::{DecodingKey, KeySet};
 /// refresher, calls [`KeyStore::replace`] with a new set. Clones share the same set.
 #[derive(Clone)]
 pub struct KeyStore {
-    current: Arc<ArcSwap<KeySet>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    current: ArcSwap<KeySet>,
+    /// Whether the current set holds shared secrets: read on every request to choose the path,
+    /// without loading the set.
+    symmetric: AtomicBool,
+    /// Taken by [`KeyStore::replace`], so that the set, its identity and `symmetric` are
+    /// written together; the request path never takes it.
+    writing: Mutex<()>,
 }
 
 impl KeyStore {
@@ -21,30 +32,55 @@ impl KeyStore {
     #[must_use]
     pub fn new(keys: KeySet) -> Self {
         Self {
-            current: Arc::new(ArcSwap::from_pointee(keys)),
+            shared: Arc::new(Shared {
+                symmetric: AtomicBool::new(keys.is_symmetric()),
+                current: ArcSwap::from_pointee(keys),
+                writing: Mutex::new(()),
+            }),
         }
     }
 
     /// The current set.
     #[must_use]
     pub fn load(&self) -> Arc<KeySet> {
-        self.current.load_full()
+        self.shared.current.load_full()
     }
 
     /// Replaces the set; requests already being verified finish with the old one.
-    pub fn replace(&self, keys: KeySet) {
-        self.current.store(Arc::new(keys));
+    ///
+    /// A set of exactly the current keys (the same algorithms, `kid`s and key material, in any
+    /// order: a reloaded PEM file, a refetched JWKS) keeps the current set's identity, so the
+    /// [verified-token cache](crate::Verifier::cache_verified_tokens) keeps its entries. Any
+    /// other set is new: no token verified under the current one is a cache hit once it is
+    /// in place.
+    pub fn replace(&self, mut keys: KeySet) {
+        let _writing = self
+            .shared
+            .writing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        keys.inherit_identity(&self.shared.current.load());
+        self.shared
+            .symmetric
+            .store(keys.is_symmetric(), Ordering::Relaxed);
+        self.shared.current.store(Arc::new(keys));
     }
 
     pub(crate) fn with_current<R>(&self, f: impl FnOnce(&KeySet) -> R) -> R {
-        f(&self.current.load())
+        f(&self.shared.current.load())
+    }
+
+    /// Whether the current set holds shared secrets. A hint for choosing a path: a request
+    /// that races a [`replace`](Self::replace) may read the previous set's answer.
+    pub(crate) fn is_symmetric(&self) -> bool {
+        self.shared.symmetric.load(Ordering::Relaxed)
     }
 }
 
 impl fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("KeyStore")
-            .field(&self.current.load())
+            .field(&self.shared.current.load())
             .finish()
     }
 }

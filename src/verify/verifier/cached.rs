@@ -26,16 +26,26 @@ impl Verifier {
         C: DeserializeOwned + Send + Sync + 'static,
     {
         let text = || std::str::from_utf8(token).map_err(|_| ErrorKind::MalformedToken);
-        let Some(cache) = &self.cache else {
+        if !self.caches() {
             let checked = self.check::<C>(text()?, revocation)?;
             return Ok(Checked {
                 claims: Arc::new(checked.claims),
                 scope_error: checked.scope_error,
                 pending: checked.pending,
             });
-        };
+        }
         let mut out = Outcome::new();
         let claims = self.keys.with_current(|keys| {
+            let Some(cache) = self.cache_for(keys) else {
+                // The keys were replaced by shared secrets since `caches` answered.
+                return jws::verify(text()?, keys, self.allowed(keys), |verified, payload| {
+                    if !self.validation.type_matches(verified.header.typ.as_deref()) {
+                        return Err(ErrorKind::InvalidType);
+                    }
+                    self.check_claims(payload, revocation, &mut out, false)?;
+                    Ok(Arc::new(out.claims.take().ok_or(ErrorKind::InvalidClaims)?))
+                });
+            };
             let key_set = keys.id();
             if let Some(hit) = cache.lookup(token, key_set) {
                 if let Some(answer) = self.answer_hit(&hit, revocation, &mut out) {
@@ -86,10 +96,9 @@ impl Verifier {
     where
         C: Send + Sync + 'static,
     {
-        let cache = self.cache.as_ref()?;
         let mut out = Outcome::new();
         let answer = self.keys.with_current(|keys| {
-            let hit = cache.lookup(token, keys.id())?;
+            let hit = self.cache_for(keys)?.lookup(token, keys.id())?;
             self.answer_hit(&hit, revocation, &mut out)
         })?;
         Some(

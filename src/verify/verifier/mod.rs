@@ -11,10 +11,10 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::verify::algorithm::AlgorithmSet;
-use crate::verify::cache::TokenCache;
+use crate::verify::cache::{self, TokenCache};
 use crate::verify::error::{AuthError, ConfigError, ErrorKind};
 use crate::verify::jws;
-use crate::verify::keys::KeyStore;
+use crate::verify::keys::{KeySet, KeyStore};
 use crate::verify::revocation::{BoxError, Revocation};
 use crate::verify::validation::Validation;
 
@@ -35,6 +35,9 @@ pub struct Verifier {
     validation: Arc<Validation>,
     /// Shared by clones, like the key store: a token verified through one is known to all.
     cache: Option<Arc<TokenCache>>,
+    /// The cache serves shared-secret key sets too (asked for by `cache_verified_tokens`);
+    /// by default it serves public-key sets only.
+    cache_all: bool,
 }
 
 pub(crate) type PendingRevocation = Pin<Box<dyn Future<Output = Result<bool, BoxError>> + Send>>;
@@ -76,20 +79,32 @@ impl Verifier {
         Self {
             keys,
             validation: Arc::new(validation),
-            cache: None,
+            cache: Some(Arc::new(TokenCache::new(
+                cache::DEFAULT_ENTRIES,
+                cache::DEFAULT_BYTES,
+            ))),
+            cache_all: false,
         }
     }
 
     /// Remembers up to `capacity` tokens that passed every check, so that the same token,
-    /// presented again, is not verified again (off by default; `0` turns it off).
+    /// presented again, is not verified again. `0` turns the cache off.
     ///
-    /// Meant above all for asymmetric keys (RS\*, PS\*, ES\*, EdDSA), whose signature check
-    /// costs tens to hundreds of microseconds while a client typically sends the same access
-    /// token on every request of its lifetime: a hit costs well under a microsecond whatever
-    /// the algorithm. It pays for shared secrets too: a hit through
-    /// [`JwtAuthLayer`](crate::JwtAuthLayer) costs about half of verifying an HS256 token, while
-    /// a token seen only once pays for a lookup and an insertion. `cargo bench --bench verify`
-    /// shows both.
+    /// # The default
+    ///
+    /// On for key sets of public keys (RS\*, PS\*, ES\*, EdDSA), with room for 4096 tokens
+    /// within a 6 MiB budget (see [`cache_byte_budget`](Self::cache_byte_budget)); off for
+    /// shared secrets (HS\*), unless this method is called, which turns it on for every key
+    /// set.
+    ///
+    /// Why: a signature check with a public key costs tens to hundreds of microseconds (ES256
+    /// about 100 µs, RS256 about 30 µs on a 2020s server core), while a client typically sends
+    /// the same access token on every request of its lifetime and a hit costs well under a
+    /// microsecond, whatever the algorithm. With a shared secret the whole check costs a
+    /// couple of microseconds, so a hit saves less (about 2 µs through
+    /// [`JwtAuthLayer`](crate::JwtAuthLayer)) and a token seen once pays for a lookup and an
+    /// insertion; call this method to have it when tokens repeat (`cargo bench --bench
+    /// verify` shows both).
     ///
     /// # What a hit skips, and what it never skips
     ///
@@ -115,10 +130,12 @@ impl Verifier {
     ///   token can neither enter nor evict one. What timing can tell is whether a token the
     ///   client already holds was seen recently.
     /// - An entry records which key set verified it, and hits only while that set is the
-    ///   current one. After [`KeyStore::replace`] (key rotation, a JWKS refresh) no entry
-    ///   verified under the old set hits, whatever key it used: each token is verified once
-    ///   more, against the new set, and the first request that uses the new set empties the
-    ///   cache. A token whose key left the set is refused as if it had never been cached.
+    ///   current one. After [`KeyStore::replace`] with other keys (a rotation, a JWKS that
+    ///   changed) no entry verified under the old set hits, whatever key it used: each token
+    ///   is verified once more, against the new set. Nothing is flushed on the request path:
+    ///   old entries are misses, evicted before any other. A token whose key left the set is
+    ///   refused as if it had never been cached. A replace with the same keys (a reloaded
+    ///   PEM, a refetched JWKS) keeps every entry.
     /// - Changing the validation rules (through [`JwtAuthLayer`](crate::JwtAuthLayer)'s
     ///   builders) starts from an empty cache, so a kept outcome is always the current rules'.
     /// - The claims handed out on a hit are the ones deserialized from this very token, shared
@@ -127,21 +144,62 @@ impl Verifier {
     ///
     /// # What it costs
     ///
-    /// Memory: at most `capacity` entries, each a token of at most 8 KiB (longer tokens are not
-    /// cached), its deserialized claims and about 150 bytes of bookkeeping; with 400-byte
-    /// tokens and [`Claims`](crate::Claims), 10 000 entries take about 10 MB.
-    /// Time: a lookup (a keyed hash of the token's length and last 16 bytes, and a comparison) on every
-    /// request, and six allocations when a token is inserted. Eviction is bounded: a token may
-    /// live in one of two slots, and a new token replaces an entry not hit since the last
-    /// eviction there (second chance). Clones of this verifier share the cache.
+    /// Memory: the slots (8 bytes each, allocated when the first token is cached), and at most
+    /// `capacity` entries
+    /// within the [byte budget](Self::cache_byte_budget). An entry holds a token of at most
+    /// 8 KiB (longer tokens are not cached), its deserialized claims and some bookkeeping.
+    /// Measured with [`Claims`](crate::Claims) (bytes asked of the allocator,
+    /// `tests/cache_memory.rs`): 967 bytes for a 355-byte token, 1 340 for a 568-byte one,
+    /// 2 040 for a 968-byte one; so the default 4096 entries of typical 300–500-byte tokens
+    /// take 4 to 5 MiB, and the 6 MiB budget is what holds longer tokens in check.
+    /// Time: a lookup (a keyed hash of the token's length and last 16 bytes, and a comparison)
+    /// on every request, and six allocations when a token is inserted. Eviction is bounded: a
+    /// token may live in one of two slots, and a new token replaces an entry of an older key
+    /// set, else one not hit since the last eviction there (second chance). Clones of this
+    /// verifier share the cache.
     #[must_use]
     pub fn cache_verified_tokens(mut self, capacity: usize) -> Self {
         self.set_cache(capacity);
         self
     }
 
+    /// Bounds what the [verified-token cache](Self::cache_verified_tokens) holds, in bytes
+    /// (default 6 MiB); `0` turns the cache off. Keeps the cache's capacity in entries and
+    /// which key sets it serves.
+    ///
+    /// Each entry is charged twice its token's length plus 512 bytes, which covers what it
+    /// holds with [`Claims`](crate::Claims) (`tests/cache_memory.rs` checks it); a claims type
+    /// that keeps much more than its token's payload takes more than it is charged. An
+    /// insertion that would go over the budget replaces a neighbouring entry or is skipped, so
+    /// long tokens use fewer of the slots. Concurrent insertions may go over it by at most
+    /// one entry each, for as long as they run.
+    #[must_use]
+    pub fn cache_byte_budget(mut self, max_bytes: usize) -> Self {
+        self.set_cache_bytes(max_bytes);
+        self
+    }
+
     pub(crate) fn set_cache(&mut self, capacity: usize) {
-        self.cache = (capacity > 0).then(|| Arc::new(TokenCache::new(capacity)));
+        let max_bytes = self
+            .cache
+            .as_ref()
+            .map_or(cache::DEFAULT_BYTES, |cache| cache.max_bytes());
+        self.cache =
+            (capacity > 0 && max_bytes > 0).then(|| Arc::new(TokenCache::new(capacity, max_bytes)));
+        self.cache_all = true;
+    }
+
+    pub(crate) fn set_cache_bytes(&mut self, max_bytes: usize) {
+        self.cache = self.cache.as_ref().and_then(|cache| {
+            (max_bytes > 0).then(|| Arc::new(TokenCache::new(cache.capacity(), max_bytes)))
+        });
+    }
+
+    /// The cache to use with `keys`, if any.
+    fn cache_for(&self, keys: &KeySet) -> Option<&TokenCache> {
+        self.cache
+            .as_deref()
+            .filter(|_| self.cache_all || !keys.is_symmetric())
     }
 
     /// The key store, to rotate keys while serving.
@@ -158,8 +216,11 @@ impl Verifier {
 
     pub(crate) fn validation_mut(&mut self) -> &mut Validation {
         // Entries were verified under the old rules (`typ`, the allow-list): start afresh.
-        if let Some(capacity) = self.cache.as_ref().map(|cache| cache.capacity()) {
-            self.set_cache(capacity);
+        if let Some(cache) = &self.cache {
+            self.cache = Some(Arc::new(TokenCache::new(
+                cache.capacity(),
+                cache.max_bytes(),
+            )));
         }
         Arc::make_mut(&mut self.validation)
     }
@@ -211,7 +272,8 @@ impl Verifier {
         // below, which return a bare `ErrorKind` (BENCHMARKS.md, "Code-generation notes").
         let mut out = Outcome::new();
         self.keys.with_current(|keys| {
-            if let Some(cache) = &self.cache
+            let cache = self.cache_for(keys);
+            if let Some(cache) = cache
                 && cache.lookup(token.as_bytes(), keys.id()).is_some()
             {
                 // Verified before under this key set and these rules: only the claims again.
@@ -226,7 +288,7 @@ impl Verifier {
                     return Err(ErrorKind::InvalidType);
                 }
                 self.check_claims(payload, revocation, &mut out, false)?;
-                if let Some(cache) = &self.cache {
+                if let Some(cache) = cache {
                     cache.insert(token.as_bytes(), keys.id(), None);
                 }
                 Ok(())
@@ -260,9 +322,10 @@ impl Verifier {
         }
     }
 
-    /// Whether the verified-token cache is on.
+    /// Whether the verified-token cache is on for the current key set (a hint: a check made
+    /// while the keys are replaced decides again with the set it uses).
     pub(crate) fn caches(&self) -> bool {
-        self.cache.is_some()
+        self.cache.is_some() && (self.cache_all || !self.keys.is_symmetric())
     }
 }
 
@@ -298,6 +361,7 @@ impl fmt::Debug for Verifier {
             .field("keys", &self.keys)
             .field("validation", &self.validation)
             .field("cache", &self.cache)
+            .field("cache_all", &self.cache_all)
             .finish()
     }
 }

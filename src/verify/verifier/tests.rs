@@ -18,6 +18,12 @@ fn es256_key() -> DecodingKey {
     DecodingKey::from_pem(Algorithm::ES256, &fixture("es256.pub.pem")).unwrap()
 }
 
+/// An EdDSA key, to sit next to the fixture's ES256 key without a `kid`.
+fn ed25519_key() -> DecodingKey {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    DecodingKey::from_ed25519(key.verifying_key().as_bytes()).unwrap()
+}
+
 /// An ES256 key other than the fixture's.
 fn another_es256_key() -> DecodingKey {
     let point = p256::SecretKey::from_slice(&[7; 32])
@@ -31,6 +37,11 @@ fn es256_token(claims: &serde_json::Value) -> String {
     let key = jsonwebtoken::EncodingKey::from_ec_pem(fixture("es256.pem").as_bytes()).unwrap();
     let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     jsonwebtoken::encode(&header, claims, &key).unwrap()
+}
+
+fn hs256_token(secret: &[u8], claims: &serde_json::Value) -> String {
+    let key = jsonwebtoken::EncodingKey::from_secret(secret).unwrap();
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &key).unwrap()
 }
 
 fn claims(exp: i64) -> serde_json::Value {
@@ -72,16 +83,193 @@ fn a_repeated_asymmetric_token_hits_and_gets_fresh_claims() {
     assert_eq!(hits(&verifier), 3);
 }
 
+fn hs256_key(secret: &[u8]) -> DecodingKey {
+    DecodingKey::from_secret(Algorithm::HS256, secret).unwrap()
+}
+
+fn len(verifier: &Verifier) -> usize {
+    verifier.cache.as_ref().map_or(0, |cache| cache.len())
+}
+
 #[test]
-fn the_cache_is_off_by_default_and_with_zero_capacity() {
+fn the_cache_is_on_by_default_for_public_keys_within_the_default_bounds() {
+    let token = es256_token(&claims(i64::MAX / 2));
+    let verifier = Verifier::new(es256_key(), Validation::new()).unwrap();
+    let cache = verifier.cache.as_ref().unwrap();
+    assert_eq!(cache.capacity(), crate::verify::cache::DEFAULT_ENTRIES);
+    assert_eq!(cache.max_bytes(), crate::verify::cache::DEFAULT_BYTES);
+    assert!(verifier.caches());
+    for _ in 0..3 {
+        let _: Claims = verifier.verify(&token).unwrap();
+    }
+    assert_eq!(hits(&verifier), 2);
+}
+
+#[test]
+fn the_cache_is_off_by_default_for_shared_secrets_until_asked_for() {
+    let secret = [9; 32];
+    let token = hs256_token(&secret, &claims(i64::MAX / 2));
+    let verifier = Verifier::new(hs256_key(&secret), Validation::new()).unwrap();
+    assert!(!verifier.caches());
+    for _ in 0..3 {
+        let _: Claims = verifier.verify(&token).unwrap();
+        verifier.verify_shared::<Claims>(&token).unwrap();
+    }
+    assert_eq!((hits(&verifier), len(&verifier)), (0, 0));
+    // The unused cache costs no slots.
+    assert!(!verifier.cache.as_ref().unwrap().allocated());
+    // Asked for: on for every key set.
+    let verifier = verifier.cache_verified_tokens(8);
+    assert!(verifier.caches());
+    for _ in 0..3 {
+        let _: Claims = verifier.verify(&token).unwrap();
+    }
+    assert_eq!((hits(&verifier), len(&verifier)), (2, 1));
+}
+
+#[test]
+fn the_default_follows_the_key_set_in_use() {
+    let secret = [9; 32];
+    let hs = hs256_token(&secret, &claims(i64::MAX / 2));
+    let es = es256_token(&claims(i64::MAX / 2));
+    let verifier = Verifier::new(es256_key(), Validation::new()).unwrap();
+    verifier.keys().replace(KeySet::from(hs256_key(&secret)));
+    assert!(!verifier.caches());
+    for _ in 0..2 {
+        verifier.verify_shared::<Claims>(&hs).unwrap();
+    }
+    assert_eq!(len(&verifier), 0);
+    verifier.keys().replace(KeySet::from(es256_key()));
+    assert!(verifier.caches());
+    for _ in 0..2 {
+        verifier.verify_shared::<Claims>(&es).unwrap();
+    }
+    assert_eq!((hits(&verifier), len(&verifier)), (1, 1));
+}
+
+#[test]
+fn zero_entries_or_zero_bytes_turn_the_cache_off() {
     let token = es256_token(&claims(i64::MAX / 2));
     let plain = Verifier::new(es256_key(), Validation::new()).unwrap();
-    assert!(plain.cache.is_none());
     let zero = plain.clone().cache_verified_tokens(0);
-    assert!(zero.cache.is_none());
-    for _ in 0..2 {
-        let _: Claims = zero.verify(&token).unwrap();
+    assert!(zero.cache.is_none() && !zero.caches());
+    let no_bytes = plain.clone().cache_byte_budget(0);
+    assert!(no_bytes.cache.is_none());
+    for verifier in [zero, no_bytes] {
+        for _ in 0..2 {
+            let _: Claims = verifier.verify(&token).unwrap();
+            verifier.verify_shared::<Claims>(&token).unwrap();
+        }
     }
+    // The two bounds are set independently.
+    let both = plain.cache_byte_budget(5000).cache_verified_tokens(7);
+    let cache = both.cache.as_ref().unwrap();
+    assert_eq!((cache.capacity(), cache.max_bytes()), (7, 5000));
+}
+
+#[test]
+fn the_byte_budget_bounds_the_cached_tokens() {
+    // All of one length (ES256 signatures are), so that each is charged alike.
+    let tokens: Vec<String> = (0..40)
+        .map(|i| {
+            es256_token(
+                &serde_json::json!({"sub": "ada", "exp": i64::MAX / 2, "jti": format!("j{i:02}")}),
+            )
+        })
+        .collect();
+    assert!(tokens.iter().all(|t| t.len() == tokens[0].len()));
+    let each = crate::verify::cache::charge(tokens[0].len());
+    let verifier = Verifier::new(es256_key(), Validation::new())
+        .unwrap()
+        .cache_verified_tokens(64)
+        .cache_byte_budget(each * 5);
+    for token in &tokens {
+        verifier.verify_shared::<Claims>(token).unwrap();
+        let cache = verifier.cache.as_ref().unwrap();
+        assert!(cache.bytes() <= each * 5);
+        assert!(cache.len() <= 5);
+    }
+    assert_eq!(len(&verifier), 5);
+}
+
+#[test]
+fn replacing_the_keys_with_the_same_keys_keeps_the_cache() {
+    let token = es256_token(&claims(i64::MAX / 2));
+    let verifier = Verifier::new(es256_key(), Validation::new()).unwrap();
+    verifier.verify_shared::<Claims>(&token).unwrap();
+    // The same PEM read again, alone or with the same `kid`s in another order.
+    verifier.keys().replace(KeySet::from(es256_key()));
+    verifier.verify_shared::<Claims>(&token).unwrap();
+    assert_eq!(hits(&verifier), 1);
+    let pair = |a: DecodingKey, b: DecodingKey| KeySet::new([a, b]).unwrap();
+    verifier.keys().replace(pair(es256_key(), ed25519_key()));
+    let _: Claims = verifier.verify(&token).unwrap();
+    assert_eq!(hits(&verifier), 1);
+    verifier.keys().replace(pair(ed25519_key(), es256_key()));
+    let _: Claims = verifier.verify(&token).unwrap();
+    assert_eq!(hits(&verifier), 2);
+    // Shared secrets: the same secret keeps the identity, another does not.
+    let id = |store: &KeyStore| store.with_current(KeySet::id);
+    let store = KeyStore::from(hs256_key(&[1; 32]));
+    let before = id(&store);
+    store.replace(KeySet::from(hs256_key(&[1; 32])));
+    assert_eq!(id(&store), before);
+    store.replace(KeySet::from(hs256_key(&[2; 32])));
+    assert_ne!(id(&store), before);
+}
+
+#[test]
+fn keys_that_differ_in_any_way_make_a_new_key_set() {
+    let id = |store: &KeyStore| store.with_current(KeySet::id);
+    let store = KeyStore::from(es256_key().with_kid("a"));
+    let mut seen = vec![id(&store)];
+    for keys in [
+        KeySet::from(es256_key().with_kid("b")),
+        KeySet::from(es256_key()),
+        KeySet::from(another_es256_key()),
+        KeySet::new([es256_key().with_kid("a"), another_es256_key().with_kid("b")]).unwrap(),
+        KeySet::from(hs256_key(&[1; 32])),
+    ] {
+        store.replace(keys);
+        assert!(!seen.contains(&id(&store)));
+        seen.push(id(&store));
+    }
+}
+
+#[test]
+fn a_rotation_flushes_nothing_and_old_entries_only_miss() {
+    let tokens: Vec<String> = (0..10)
+        .map(|i| {
+            es256_token(
+                &serde_json::json!({"sub": "ada", "exp": i64::MAX / 2, "jti": format!("j{i:02}")}),
+            )
+        })
+        .collect();
+    let verifier = Verifier::new(es256_key(), Validation::new()).unwrap();
+    for token in &tokens {
+        verifier.verify_shared::<Claims>(token).unwrap();
+    }
+    let cached = len(&verifier);
+    assert_eq!(cached, tokens.len());
+    // A rotation that keeps the old key next to a new one: a new set.
+    verifier
+        .keys()
+        .replace(KeySet::new([es256_key(), ed25519_key()]).unwrap());
+    // The first request under the new set empties nothing: it misses, is verified again, and
+    // its entry replaces its own old one.
+    verifier.verify_shared::<Claims>(&tokens[0]).unwrap();
+    assert_eq!(hits(&verifier), 0);
+    assert_eq!(len(&verifier), cached);
+    // Every old entry is a miss.
+    for token in &tokens[1..] {
+        verifier.verify_shared::<Claims>(token).unwrap();
+    }
+    assert_eq!(hits(&verifier), 0);
+    // And hits again once verified under the new set.
+    for token in &tokens {
+        verifier.verify_shared::<Claims>(token).unwrap();
+    }
+    assert_eq!(hits(&verifier), tokens.len());
 }
 
 #[test]
