@@ -1,4 +1,50 @@
 //! axum extractors (feature `axum`).
+//!
+//! [`JwtClaims`] hands a handler the claims a [`JwtAuthLayer`](crate::JwtAuthLayer) verified;
+//! a request without a valid token never reaches the handler.
+//!
+//! # Example
+//!
+//! ```
+//! use axum::{Router, body::Body, routing::get};
+//! use http::{Request, StatusCode, header};
+//! use tower::ServiceExt as _;
+//! use tower_jwt_auth::{Algorithm, DecodingKey, JwtAuthLayer, axum::JwtClaims};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! const SECRET: &[u8] = b"a secret of at least 32 bytes!!!";
+//! let key = DecodingKey::from_secret(Algorithm::HS256, SECRET)?;
+//! let app: Router = Router::new()
+//!     .route("/me", get(|JwtClaims(claims): JwtClaims| async move {
+//!         claims.sub.clone().unwrap_or_default()
+//!     }))
+//!     .layer(JwtAuthLayer::new(key).audience("my-api"));
+//!
+//! // A token from the identity provider, here signed with the `jsonwebtoken` crate.
+//! let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 300;
+//! let token = jsonwebtoken::encode(
+//!     &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+//!     &serde_json::json!({ "sub": "ada", "aud": "my-api", "exp": exp }),
+//!     &jsonwebtoken::EncodingKey::from_secret(SECRET)?,
+//! )?;
+//!
+//! let request = Request::get("/me")
+//!     .header(header::AUTHORIZATION, format!("Bearer {token}"))
+//!     .body(Body::empty())?;
+//! let response = app.clone().oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! assert_eq!(axum::body::to_bytes(response.into_body(), 1024).await?, "ada");
+//!
+//! // No token: 401 with the RFC 6750 challenge, and the handler never runs.
+//! let response = app.oneshot(Request::get("/me").body(Body::empty())?).await?;
+//! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(response.headers()[header::WWW_AUTHENTICATE], r#"Bearer realm="api""#);
+//! # Ok(()) }
+//! ```
+//!
+//! Behind an [optional](crate::JwtAuthLayer::optional) layer, take `Option<JwtClaims>`: `None`
+//! when the request came without a token (a bad token is still refused).
 
 use std::fmt;
 use std::ops::Deref;

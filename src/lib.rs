@@ -77,21 +77,24 @@
 //!
 //! # Features
 //!
-//! | feature | enables | default |
-//! |---|---|---|
-//! | `axum` | the `axum::JwtClaims` extractor (`FromRequestParts` and `OptionalFromRequestParts`) | no |
-//! | `issue` | token issuing: `SigningKey`, `TokenIssuer`, JWKS publishing (no argon2) | no |
-//! | `login` | `issue`, plus the password grant: `login::password` (argon2id off the executor), `login::login_handler` | no |
-//! | `postgres` | `login`, plus `store::PostgresStore` (and `store::SqlStore`): users, sessions and revocations in PostgreSQL, through sqlx without TLS | no |
-//! | `sqlite` | `login`, plus `store::SqliteStore` (and `store::SqlStore`): the same in a SQLite file (WAL), with SQLite bundled (a C compile) | no |
-//! | `redis-tls` | `redis`, plus `rediss://` through the platform's TLS (OpenSSL on Linux), trusting the system's roots or `RedisConfig::tls_root_ca`; no process-wide crypto provider is installed | no |
-//! | `redis` | `login`, plus `shared::RedisDenylist` and `shared::RedisThrottle`: the access-token denylist and the login throttle shared by every instance through Redis | no |
-//! | `testkit` | `login`, plus `testkit`: the conformance suite of session and user stores | no |
-//! | `testing` | `issue`, plus `testing::TestKeys`: tokens for an application's own tests, valid in one line or invalid on purpose (expired, wrong audience, issuer or key, tampered, `alg: none`, missing scope), HS256 or a generated asymmetric key with its JWKS | no |
-//! | `legacy-hashes` | `login`, plus verifying bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) migrated from passlib or the Python `bcrypt` package, replaced by argon2id on the next login; `PasswordPolicy::max_stored_bcrypt_cost` | no |
-//! | `remote` | `remote`: keys fetched by JWKS URL or discovery, refreshed in the background, several issuers, over any tower HTTP client | no |
-//! | `remote-client` | `remote`, plus its default HTTP client (`remote::default_client`, `RemoteKeys::with_default_client`): hyper-util over rustls (ring, never installed process-wide), the system's trust store or bundled roots, a 2 s connect deadline | no |
-//! | `tonic` | `NamedService` forwarding for `JwtAuth`/`RequireScope`, `tonic::RequestClaimsExt` to read claims from a `tonic::Request` | no |
+//! Every example is a doctest; those marked "not run" are compiled only. The links go to
+//! this build's pages for the features it has, and to docs.rs (every feature) for the others.
+//!
+//! | feature | enables | example | default |
+//! |---|---|---|---|
+//! | `axum` | the `axum::JwtClaims` extractor (`FromRequestParts` and `OptionalFromRequestParts`) | [a router with `JwtClaims`][ex-axum] | no |
+//! | `tonic` | `NamedService` forwarding for `JwtAuth`/`RequireScope`, `tonic::RequestClaimsExt` to read claims from a `tonic::Request` | [the codes a client sees; claims in a handler][ex-tonic] | no |
+//! | `issue` | token issuing: `SigningKey`, `TokenIssuer`, JWKS publishing (no argon2) | [issue, verify, publish the JWKS][ex-issue] | no |
+//! | `login` | `issue`, plus the password grant: `login::password` (argon2id off the executor), `login::login_handler` | [log in, verify the token][ex-login] | no |
+//! | `legacy-hashes` | `login`, plus verifying bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) migrated from passlib or the Python `bcrypt` package, replaced by argon2id on the next login; `PasswordPolicy::max_stored_bcrypt_cost` | [a passlib bcrypt hash replaced on login][ex-legacy-hashes] | no |
+//! | `sqlite` | `login`, plus `store::SqliteStore` (and `store::SqlStore`): the same in a SQLite file (WAL), with SQLite bundled (a C compile) | [in-memory SQLite behind a login][ex-sqlite] | no |
+//! | `postgres` | `login`, plus `store::PostgresStore` (and `store::SqlStore`): users, sessions and revocations in PostgreSQL, through sqlx without TLS | [connect (needs a server, not run)][ex-postgres] | no |
+//! | `redis` | `login`, plus `shared::RedisDenylist` and `shared::RedisThrottle`: the access-token denylist and the login throttle shared by every instance through Redis | [shared denylist and throttle (needs a server, not run)][ex-redis] | no |
+//! | `redis-tls` | `redis`, plus `rediss://` through the platform's TLS (OpenSSL on Linux), trusting the system's roots or `RedisConfig::tls_root_ca`; no process-wide crypto provider is installed | [`rediss://` with a private CA (needs a server, not run)][ex-redis-tls] | no |
+//! | `remote` | `remote`: keys fetched by JWKS URL or discovery, refreshed in the background, several issuers, over any tower HTTP client | [keys through a fake HTTP client][ex-remote] | no |
+//! | `remote-client` | `remote`, plus its default HTTP client (`remote::default_client`, `RemoteKeys::with_default_client`): hyper-util over rustls (ring, never installed process-wide), the system's trust store or bundled roots, a 2 s connect deadline | [keys over loopback http][ex-remote-client] | no |
+//! | `testing` | `issue`, plus `testing::TestKeys`: tokens for an application's own tests, valid in one line or invalid on purpose (expired, wrong audience, issuer or key, tampered, `alg: none`, missing scope), HS256 or a generated asymmetric key with its JWKS | [`TestKeys` with axum][ex-testing] | no |
+//! | `testkit` | `login`, plus `testkit`: the conformance suite of session and user stores | [the in-memory stores pass, a broken one fails][ex-testkit] | no |
 //!
 //! [tower]: https://docs.rs/tower
 
@@ -103,6 +106,82 @@
     rust_2018_idioms
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// The feature table's example links: to this build's pages when the feature is on (docs.rs
+// builds with every feature), else to docs.rs, so no build has a broken intra-doc link.
+#![cfg_attr(feature = "axum", doc = "[ex-axum]: crate::axum#example")]
+#![cfg_attr(
+    not(feature = "axum"),
+    doc = "[ex-axum]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/axum/index.html#example"
+)]
+#![cfg_attr(feature = "tonic", doc = "[ex-tonic]: crate::tonic#example")]
+#![cfg_attr(
+    not(feature = "tonic"),
+    doc = "[ex-tonic]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/tonic/index.html#example"
+)]
+#![cfg_attr(feature = "issue", doc = "[ex-issue]: crate::issue#example")]
+#![cfg_attr(
+    not(feature = "issue"),
+    doc = "[ex-issue]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/issue/index.html#example"
+)]
+#![cfg_attr(feature = "login", doc = "[ex-login]: crate::login")]
+#![cfg_attr(
+    not(feature = "login"),
+    doc = "[ex-login]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/login/index.html"
+)]
+#![cfg_attr(
+    feature = "legacy-hashes",
+    doc = "[ex-legacy-hashes]: crate::login::password#legacy-hashes-feature-legacy-hashes"
+)]
+#![cfg_attr(
+    not(feature = "legacy-hashes"),
+    doc = "[ex-legacy-hashes]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/login/password/index.html#legacy-hashes-feature-legacy-hashes"
+)]
+#![cfg_attr(feature = "sqlite", doc = "[ex-sqlite]: crate::store#example")]
+#![cfg_attr(
+    not(feature = "sqlite"),
+    doc = "[ex-sqlite]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/store/index.html#example"
+)]
+#![cfg_attr(feature = "postgres", doc = "[ex-postgres]: crate::store#postgresql")]
+#![cfg_attr(
+    not(feature = "postgres"),
+    doc = "[ex-postgres]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/store/index.html#postgresql"
+)]
+#![cfg_attr(feature = "redis", doc = "[ex-redis]: crate::shared#example")]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "[ex-redis]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/shared/index.html#example"
+)]
+#![cfg_attr(
+    feature = "redis-tls",
+    doc = "[ex-redis-tls]: crate::shared#tls-feature-redis-tls"
+)]
+#![cfg_attr(
+    not(feature = "redis-tls"),
+    doc = "[ex-redis-tls]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/shared/index.html#tls-feature-redis-tls"
+)]
+#![cfg_attr(feature = "remote", doc = "[ex-remote]: crate::remote#example")]
+#![cfg_attr(
+    not(feature = "remote"),
+    doc = "[ex-remote]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/remote/index.html#example"
+)]
+#![cfg_attr(
+    feature = "remote-client",
+    doc = "[ex-remote-client]: crate::remote::RemoteKeys::with_default_client"
+)]
+#![cfg_attr(
+    not(feature = "remote-client"),
+    doc = "[ex-remote-client]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/remote/struct.RemoteKeys.html#method.with_default_client"
+)]
+#![cfg_attr(feature = "testing", doc = "[ex-testing]: crate::testing#with-axum")]
+#![cfg_attr(
+    not(feature = "testing"),
+    doc = "[ex-testing]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/testing/index.html#with-axum"
+)]
+#![cfg_attr(feature = "testkit", doc = "[ex-testkit]: crate::testkit#example")]
+#![cfg_attr(
+    not(feature = "testkit"),
+    doc = "[ex-testkit]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/testkit/index.html#example"
+)]
 
 pub mod layer;
 pub mod verify;

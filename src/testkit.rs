@@ -6,14 +6,72 @@
 //! checks in its tests; the crate runs them against its in-memory, SQLite and Postgres stores.
 //! Each check panics with a message saying what broke.
 //!
-//! ```no_run
-//! use tower_jwt_auth::session::InMemorySessionStore;
+//! # Example
 //!
-//! #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-//! async fn my_store_keeps_the_contract() {
-//!     tower_jwt_auth::testkit::check_session_store(InMemorySessionStore::new()).await;
+//! The crate's own in-memory stores, checked as a store of yours would be:
+//!
+//! ```
+//! use std::time::Duration;
+//! use tower_jwt_auth::login::{InMemoryThrottle, InMemoryUserStore, ThrottlePolicy};
+//! use tower_jwt_auth::session::InMemorySessionStore;
+//! use tower_jwt_auth::testkit;
+//!
+//! // In your tests: `#[tokio::test(flavor = "multi_thread", worker_threads = 4)]`.
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
+//! # async fn main() {
+//! testkit::check_session_store(InMemorySessionStore::new()).await;
+//!
+//! let users = InMemoryUserStore::new();
+//! let insert = users.clone();
+//! testkit::check_user_store(users, move |name, user| {
+//!     insert.insert(name, user); // however your store adds a user
+//!     async {}
+//! })
+//! .await;
+//!
+//! // A first delay long enough that no block ends during the checks.
+//! let policy = ThrottlePolicy::default()
+//!     .free_failures(3)
+//!     .delays(Duration::from_secs(60), Duration::from_secs(60));
+//! testkit::check_throttle_store(InMemoryThrottle::new(policy), 3).await;
+//! # }
+//! ```
+//!
+//! A store that breaks the contract fails its check, with a message saying how:
+//!
+//! ```
+//! use tower_jwt_auth::login::{InMemoryUserStore, User, UserStore};
+//! use tower_jwt_auth::testkit;
+//! use tower_jwt_auth::verify::BoxError;
+//!
+//! /// Loses every password change.
+//! #[derive(Clone)]
+//! struct Forgetful(InMemoryUserStore);
+//!
+//! impl UserStore for Forgetful {
+//!     async fn find_user(&self, username: &str) -> Result<Option<User>, BoxError> {
+//!         self.0.find_user(username).await
+//!     }
+//!     async fn user_by_id(&self, user_id: &str) -> Result<Option<User>, BoxError> {
+//!         self.0.user_by_id(user_id).await
+//!     }
+//!     async fn set_password_hash(&self, _: &str, _: String) -> Result<(), BoxError> {
+//!         Ok(())
+//!     }
 //! }
-//! # fn main() {}
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let users = InMemoryUserStore::new();
+//! let insert = users.clone();
+//! let check = testkit::check_user_store(Forgetful(users), move |name, user| {
+//!     insert.insert(name, user);
+//!     async {}
+//! });
+//! let panic = tokio::spawn(check).await.expect_err("the check must fail").into_panic();
+//! let message = panic.downcast_ref::<String>().expect("a formatted message");
+//! assert!(message.contains("set_password_hash lost"), "{message}");
+//! # }
 //! ```
 //!
 //! The checks use fresh random ids and hashes, so a store may be shared with other tests, but

@@ -1,12 +1,16 @@
 //! The password grant (RFC 6749 §4.3) as a tower service: [`login_handler`].
 //!
 //! ```
-//! use axum::Router;
+//! use axum::{Router, body::Body};
+//! use http::{Request, StatusCode, header};
+//! use http_body_util::BodyExt as _;
+//! use tower::ServiceExt as _;
 //! use tower_jwt_auth::login::{InMemoryUserStore, User, login_handler};
 //! use tower_jwt_auth::login::password::{Argon2Hasher, PasswordPolicy};
-//! use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
+//! use tower_jwt_auth::{Algorithm, Claims, SigningKey, TokenIssuer};
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let hasher = Argon2Hasher::new(PasswordPolicy::default())?;
 //! let users = InMemoryUserStore::new();
 //! users.insert("ada", User::new("user-1", hasher.hash_blocking("correct horse")?, ["read"]));
@@ -15,6 +19,25 @@
 //!
 //! let app: Router = Router::new()
 //!     .route_service("/login", login_handler(users, issuer.clone(), hasher));
+//!
+//! let login = |password: &str| {
+//!     let form = format!("grant_type=password&username=ada&password={password}");
+//!     Request::post("/login")
+//!         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+//!         .body(Body::from(form))
+//! };
+//! let response = app.clone().oneshot(login("correct+horse")?).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! let body = response.into_body().collect().await?.to_bytes();
+//! let body: serde_json::Value = serde_json::from_slice(&body)?;
+//! assert_eq!(body["token_type"], "Bearer");
+//! assert_eq!(body["scope"], "read");
+//! // The token `issuer.layer()` accepts on the protected routes.
+//! let claims: Claims = issuer.verifier().verify(body["access_token"].as_str().unwrap())?;
+//! assert_eq!(claims.sub.as_deref(), Some("user-1"));
+//!
+//! let response = app.oneshot(login("wrong")?).await?;
+//! assert_eq!(response.status(), StatusCode::BAD_REQUEST); // `invalid_grant`
 //! # Ok(()) }
 //! ```
 //!

@@ -20,6 +20,59 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Example
+//!
+//! The HTTP client is any tower service, so a test needs no network: here the identity
+//! provider is a `TokenIssuer` of this crate (feature `issue`), and the "client" is its JWKS
+//! service, answering every request with the provider's public keys.
+//!
+//! ```
+//! # #[cfg(feature = "issue")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use http::{Request, Response, StatusCode, header};
+//! use tower::{Layer as _, ServiceExt as _, service_fn};
+//! use tower_jwt_auth::remote::{IssuerConfig, RemoteKeys};
+//! use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
+//!
+//! let idp = TokenIssuer::new(SigningKey::generate(Algorithm::ES256)?)
+//!     .issuer("https://idp.example.com")
+//!     .audience("my-api");
+//! let client = idp.jwks_service().expect("an ES256 key has a public half to publish");
+//!
+//! let keys = RemoteKeys::builder(client)
+//!     .issuer(
+//!         IssuerConfig::jwks("https://idp.example.com", "https://idp.example.com/jwks.json")?
+//!             .audience("my-api"),
+//!     )
+//!     .build_eager() // the first fetch must succeed; `build()` fetches in the background
+//!     .await?;
+//! assert!(keys.is_ready());
+//!
+//! let api = keys.layer().layer(service_fn(|_: Request<()>| async {
+//!     Ok::<_, std::convert::Infallible>(Response::new(String::from("hello")))
+//! }));
+//! let bearer = |token: &str| {
+//!     Request::get("/").header(header::AUTHORIZATION, format!("Bearer {token}")).body(())
+//! };
+//!
+//! let token = idp.issue("ada", ["read"])?;
+//! let response = api.clone().oneshot(bearer(&token.access_token)?).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//!
+//! // An issuer not configured: refused at once, without any fetch.
+//! let stranger = TokenIssuer::new(SigningKey::generate(Algorithm::ES256)?)
+//!     .issuer("https://stranger.example.com")
+//!     .audience("my-api");
+//! let token = stranger.issue("ada", ["read"])?;
+//! let response = api.oneshot(bearer(&token.access_token)?).await?;
+//! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(keys.stats()[0].fetches, 1);
+//! # Ok(()) }
+//! # #[cfg(not(feature = "issue"))]
+//! # fn main() {}
+//! ```
+//!
 //! # What it does
 //!
 //! - **Discovery**: `{issuer}/.well-known/openid-configuration`, then the RFC 8414 forms,
@@ -139,13 +192,36 @@ impl RemoteKeys {
     /// A builder fetching keys through [`default_client`]: https with the system's trust store
     /// (else bundled roots), a 2 s connect deadline (feature `remote-client`).
     ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// In production, `IssuerConfig::discovery("https://login.example.com")?`. Here, to run
+    /// without a network, the identity provider is a `TokenIssuer` of this crate (feature
+    /// `issue`) publishing its JWKS over plain http on loopback, the only place http is allowed:
+    ///
+    /// ```
+    /// # #[cfg(feature = "issue")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use tower_jwt_auth::remote::{IssuerConfig, RemoteKeys};
+    /// use tower_jwt_auth::{Algorithm, Claims, SigningKey, TokenIssuer};
+    ///
+    /// let idp = TokenIssuer::new(SigningKey::generate(Algorithm::ES256)?)
+    ///     .issuer("https://idp.test")
+    ///     .audience("my-api");
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let jwks_url = format!("http://{}/jwks.json", listener.local_addr()?);
+    /// let app = axum::Router::new().route_service("/jwks.json", idp.jwks_service().unwrap());
+    /// tokio::spawn(async move { axum::serve(listener, app).await });
+    ///
     /// let keys = RemoteKeys::with_default_client()?
-    ///     .issuer(IssuerConfig::discovery("https://login.example.com")?.audience("my-api"))
-    ///     .build()?;
+    ///     .issuer(IssuerConfig::jwks("https://idp.test", jwks_url)?.audience("my-api"))
+    ///     .build_eager()
+    ///     .await?;
+    /// let token = idp.issue("ada", ["read"])?;
+    /// let verifier = keys.verifier("https://idp.test").expect("a configured issuer");
+    /// let claims: Claims = verifier.verify(&token.access_token)?;
+    /// assert_eq!(claims.sub.as_deref(), Some("ada"));
     /// # Ok(()) }
+    /// # #[cfg(not(feature = "issue"))]
+    /// # fn main() {}
     /// ```
     ///
     /// # Errors

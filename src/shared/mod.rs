@@ -3,7 +3,11 @@
 //!
 //! Behind a load balancer, an in-memory denylist lets a token revoked on instance A through on
 //! instance B until it expires, and an in-memory throttle gives an attacker the free failures
-//! once per instance. [`RedisDenylist`] and [`RedisThrottle`] share both:
+//! once per instance. [`RedisDenylist`] and [`RedisThrottle`] share both.
+//!
+//! # Example
+//!
+//! Not run here: it needs a running Redis; `tests/redis.rs` runs it.
 //!
 //! ```no_run
 //! # async fn run(
@@ -26,6 +30,25 @@
 //!     .throttle_store(throttle)
 //!     .sessions(sessions);
 //! let layer = issuer.layer().revocation(denylist); // a hash lookup per request, no round trip
+//! # Ok(()) }
+//! ```
+//!
+//! ## TLS (feature `redis-tls`)
+//!
+//! `rediss://` URLs go through the platform's TLS (OpenSSL on Linux), trusting the system's
+//! roots or the CA given to `RedisConfig::tls_root_ca`. Not run here: it needs a Redis
+//! serving TLS; `tests/redis.rs` starts one.
+//!
+//! ```no_run
+//! # #[cfg(feature = "redis-tls")]
+//! # async fn run() -> Result<(), tower_jwt_auth::verify::BoxError> {
+//! use tower_jwt_auth::login::ThrottlePolicy;
+//! use tower_jwt_auth::shared::{RedisConfig, RedisDenylist, RedisThrottle};
+//!
+//! let url = "rediss://redis.internal:6380";
+//! let config = RedisConfig::default().tls_root_ca(std::fs::read("/etc/redis/ca.pem")?);
+//! let denylist = RedisDenylist::connect(url, config.clone()).await?;
+//! let throttle = RedisThrottle::connect(url, ThrottlePolicy::default(), &config).await?;
 //! # Ok(()) }
 //! ```
 //!

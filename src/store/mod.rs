@@ -4,14 +4,56 @@
 //! Each store implements [`UserStore`], [`RefreshStore`] and [`RevocationStore`], so one value
 //! serves the login service and [`Sessions`](crate::session::Sessions):
 //!
-//! ```no_run
+//! # Example
+//!
+//! ```
 //! # #[cfg(feature = "sqlite")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower_jwt_auth::verify::BoxError> {
+//! use http::{Request, StatusCode, header};
+//! use http_body_util::BodyExt as _;
+//! use tower::ServiceExt as _;
+//! use tower_jwt_auth::login::password::{Argon2Hasher, PasswordPolicy};
+//! use tower_jwt_auth::login::{User, UserStore as _, login_handler};
+//! use tower_jwt_auth::store::SqlStore;
+//! use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
+//!
+//! // `sqlite://auth.db`, `sqlite::memory:` or `postgres://user@host/db`; the migrations run here.
+//! let store = SqlStore::connect("sqlite::memory:").await?;
+//! let hasher = Argon2Hasher::new(PasswordPolicy::default())?;
+//! let alice = User::new("u-1", hasher.hash_blocking("correct horse")?, ["read"]);
+//! store.add_user("alice", &alice).await?;
+//! assert_eq!(store.find_user("alice").await?, Some(alice.clone()));
+//! assert!(store.add_user("alice", &alice).await.is_err(), "usernames are unique");
+//!
+//! // The same store serves the login service (and `Sessions`, for refresh tokens).
+//! let issuer = TokenIssuer::new(SigningKey::from_secret(Algorithm::HS256, &[7; 32])?);
+//! let login = login_handler(store.clone(), issuer, hasher);
+//! let request = Request::post("/login")
+//!     .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+//!     .body("grant_type=password&username=alice&password=correct%20horse".to_owned())?;
+//! let response = login.oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! let body: serde_json::Value = serde_json::from_slice(&response.into_body().collect().await?.to_bytes())?;
+//! assert_eq!(body["scope"], "read");
+//! # Ok(()) }
+//! # #[cfg(not(feature = "sqlite"))]
+//! # fn main() {}
+//! ```
+//!
+//! ## PostgreSQL
+//!
+//! The same through [`SqlStore`] with a `postgres://` URL, or [`PostgresStore`] itself (feature
+//! `postgres`). Not run here: it needs a running server; `tests/store_postgres.rs` runs it.
+//!
+//! ```no_run
+//! # #[cfg(feature = "postgres")]
 //! # async fn run() -> Result<(), tower_jwt_auth::verify::BoxError> {
 //! use tower_jwt_auth::login::User;
-//! use tower_jwt_auth::store::SqlStore;
+//! use tower_jwt_auth::store::PostgresStore;
 //!
-//! // `sqlite://auth.db` or `postgres://user@host/db`; the migrations run here.
-//! let store = SqlStore::connect("sqlite://auth.db").await?;
+//! // The migrations run here, under an advisory lock, so instances may start together.
+//! let store = PostgresStore::connect("postgres://auth@db.internal/app").await?;
 //! store.upsert_user("alice", &User::new("u-1", "$argon2id$v=19$…", ["read"])).await?;
 //! # Ok(()) }
 //! ```

@@ -65,6 +65,87 @@
 //! # let _ = (everything, some, whoami);
 //! # Ok(()) }
 //! ```
+//!
+//! # Example
+//!
+//! What a client meets: no token is `UNAUTHENTICATED`, a token without the scope
+//! `PERMISSION_DENIED` (both in an HTTP 200 carrying `grpc-status`, as gRPC clients expect),
+//! and a good token reaches the handler with its claims.
+//!
+//! ```
+//! use http::{Request, header};
+//! use tonic::server::NamedService;
+//! use tonic::{Code, Status};
+//! use tower::{Layer as _, ServiceExt as _};
+//! use tower_jwt_auth::tonic::RequestClaimsExt as _;
+//! use tower_jwt_auth::{Algorithm, Claims, DecodingKey, JwtAuthLayer, RequireScopeLayer};
+//! # use std::convert::Infallible;
+//! # use std::future::{Ready, ready};
+//! # use std::task::{Context, Poll};
+//! # #[derive(Clone)]
+//! # struct Greeter;
+//! # impl NamedService for Greeter {
+//! #     const NAME: &'static str = "example.Greeter";
+//! # }
+//! # impl tower::Service<Request<tonic::body::Body>> for Greeter {
+//! #     type Response = http::Response<tonic::body::Body>;
+//! #     type Error = Infallible;
+//! #     type Future = Ready<Result<Self::Response, Infallible>>;
+//! #     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+//! #         Poll::Ready(Ok(()))
+//! #     }
+//! #     fn call(&mut self, request: Request<tonic::body::Body>) -> Self::Future {
+//! #         ready(Ok(greet(tonic::Request::from_http(request)).into_http()))
+//! #     }
+//! # }
+//!
+//! // The handler of `example.Greeter` (its tonic-generated server is hidden here).
+//! fn greet<T>(request: tonic::Request<T>) -> Status {
+//!     match request.claims::<Claims>().and_then(|claims| claims.sub.as_deref()) {
+//!         Some(subject) => Status::ok(format!("hello {subject}")),
+//!         None => Status::unauthenticated("authentication is required"),
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! const SECRET: &[u8] = b"a secret of at least 32 bytes!!!";
+//! let auth = JwtAuthLayer::new(DecodingKey::from_secret(Algorithm::HS256, SECRET)?);
+//! let greeter = auth.layer(RequireScopeLayer::new(["admin"]).layer(Greeter));
+//! # fn name<S: NamedService>(_: &S) -> &'static str { S::NAME }
+//! assert_eq!(name(&greeter), "example.Greeter"); // still routed by its name
+//!
+//! // Tokens from the identity provider, here signed with the `jsonwebtoken` crate.
+//! let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 300;
+//! let sign = |scope: &str| {
+//!     jsonwebtoken::encode(
+//!         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+//!         &serde_json::json!({ "sub": "ada", "scope": scope, "exp": exp }),
+//!         &jsonwebtoken::EncodingKey::from_secret(SECRET)?,
+//!     )
+//! };
+//! let call = |token: Option<String>| {
+//!     let mut request = Request::post("/example.Greeter/SayHello")
+//!         .header(header::CONTENT_TYPE, "application/grpc");
+//!     if let Some(token) = token {
+//!         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+//!     }
+//!     greeter.clone().oneshot(request.body(tonic::body::Body::empty()).unwrap())
+//! };
+//! let code = |response: &http::Response<_>| Status::from_header_map(response.headers()).map(|s| s.code());
+//!
+//! let response = call(None).await?;
+//! assert_eq!(response.status(), http::StatusCode::OK);
+//! assert_eq!(code(&response), Some(Code::Unauthenticated));
+//!
+//! let response = call(Some(sign("read")?)).await?;
+//! assert_eq!(code(&response), Some(Code::PermissionDenied));
+//!
+//! let response = call(Some(sign("read admin")?)).await?;
+//! let status = Status::from_header_map(response.headers()).expect("a grpc-status");
+//! assert_eq!((status.code(), status.message()), (Code::Ok, "hello ada"));
+//! # Ok(()) }
+//! ```
 
 use tonic::server::NamedService;
 

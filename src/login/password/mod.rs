@@ -108,6 +108,42 @@
 //! an argon2 hash (one trip through the pool); `tests/legacy_hashes.rs` checks hashes written
 //! by passlib itself (`tests/vectors/passlib/`).
 //!
+//! ```
+//! # #[cfg(feature = "legacy-hashes")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use http::{Request, StatusCode, header};
+//! use tower::ServiceExt as _;
+//! use tower_jwt_auth::login::password::{Argon2Hasher, PasswordHashing as _, PasswordPolicy, Zeroizing};
+//! use tower_jwt_auth::login::{InMemoryUserStore, User, login_handler};
+//! use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
+//!
+//! // A row imported from a passlib application: bcrypt of "correct horse battery staple"
+//! // (cost 4 to keep this example fast; passlib's default is 12).
+//! let bcrypt = "$2b$04$pLE9dxojE6ZWcZbQY/AOiuyFLmUSjgKNucWaSOzACzB5Bv7yK.gNe";
+//! let users = InMemoryUserStore::new();
+//! users.insert("ada", User::new("u-1", bcrypt, ["read"]));
+//!
+//! let hasher = Argon2Hasher::new(PasswordPolicy::default())?;
+//! let check = hasher
+//!     .verify(Zeroizing::new("correct horse battery staple".into()), Some(bcrypt.into()))
+//!     .await?;
+//! assert!(check.matches && check.needs_rehash);
+//!
+//! // The first login verifies it and stores an argon2id hash at the policy in its place.
+//! let issuer = TokenIssuer::new(SigningKey::from_secret(Algorithm::HS256, &[7; 32])?);
+//! let login = login_handler(users.clone(), issuer, hasher);
+//! let request = Request::post("/login")
+//!     .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+//!     .body("grant_type=password&username=ada&password=correct+horse+battery+staple".to_owned())?;
+//! assert_eq!(login.oneshot(request).await?.status(), StatusCode::OK);
+//! let stored = users.get("ada").expect("ada").password_hash;
+//! assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+//! # Ok(()) }
+//! # #[cfg(not(feature = "legacy-hashes"))]
+//! # fn main() {}
+//! ```
+//!
 //! - bcrypt: a match always sets [`Verification::needs_rehash`], so the login service replaces
 //!   the hash by argon2id at the current policy, as passlib's `deprecated="auto"` does. `$2a$`,
 //!   `$2b$` and `$2y$` are verified alike, as passlib and the `bcrypt` package verify them.
