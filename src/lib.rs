@@ -90,6 +90,7 @@
 //! | `remote` | `remote`: keys fetched by JWKS URL or discovery, refreshed in the background, several issuers, over any tower HTTP client | no |
 //! | `remote-client` | `remote`, plus its default HTTP client (`remote::default_client`, `RemoteKeys::with_default_client`): hyper-util over rustls (ring, never installed process-wide), the system's trust store or bundled roots, a 2 s connect deadline | no |
 //! | `tonic` | `NamedService` forwarding for `JwtAuth`/`RequireScope`, `tonic::RequestClaimsExt` to read claims from a `tonic::Request` | no |
+//! | `openapi` | `openapi::JwtSecurity`, a utoipa 6 `Modify`: the OAuth2 password flow and HTTP bearer (JWT) security schemes, protected operations with their scopes and documented rejections (`WWW-Authenticate`, the RFC 6750 body), the token and revocation endpoints; serves no Swagger UI | no |
 //!
 //! [tower]: https://docs.rs/tower
 
@@ -111,6 +112,9 @@ pub mod issue;
 #[cfg(feature = "login")]
 #[cfg_attr(docsrs, doc(cfg(feature = "login")))]
 pub mod login;
+#[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+pub mod openapi;
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub mod remote;
