@@ -63,6 +63,7 @@
 //! | `store` (features `sqlite`, `postgres`) | SQL storage | `SqliteStore`, `PostgresStore` and `SqlStore` (either, by URL): users, sessions and revocations through sqlx, versioned migrations |
 //! | `shared` (feature `redis`) | several instances | the denylist (a Redis-fed in-memory mirror, failing closed when the feed is silent) and the login throttle (a Lua script on Redis's clock) shared by every instance |
 //! | `testkit` (feature `testkit`) | conformance | the checks any session or user store must pass, the 50-task rotation race included |
+//! | `openapi` (feature `openapi`) | documentation | `JwtSecurity`, a utoipa `Modify`: the security schemes, protected operations with their scopes and rejections, the token and revocation endpoints |
 //! | `axum`, `tonic` (features) | framework faces | the `JwtClaims` extractor; `NamedService`, claims from a `tonic::Request`, the gRPC `Login` |
 //!
 //! A request goes through them in this order: the `Authorization` header is read by
