@@ -742,7 +742,8 @@ fn retry_after(response: Response, description: &str) -> Response {
     response
 }
 
-/// The operations both endpoints share: a form body, no security, the generic errors.
+/// The operations both endpoints share: a form body (and JSON for the token endpoint), no
+/// security, the generic errors.
 fn endpoint_operation(
     summary: &str,
     description: &str,
@@ -774,7 +775,14 @@ fn endpoint_operation(
             "405",
             error_response(
                 "Not `POST` (with `Allow: POST`).",
-                ("invalid_request", "the token endpoint accepts POST only"),
+                (
+                    "invalid_request",
+                    if json {
+                        "the token endpoint accepts POST only"
+                    } else {
+                        "the revocation endpoint accepts POST only"
+                    },
+                ),
             ),
         )
         .response(
@@ -790,7 +798,11 @@ fn endpoint_operation(
                 "Another content type.",
                 (
                     "invalid_request",
-                    "send application/x-www-form-urlencoded or application/json",
+                    if json {
+                        "send application/x-www-form-urlencoded or application/json"
+                    } else {
+                        "send application/x-www-form-urlencoded"
+                    },
                 ),
             ),
         )
