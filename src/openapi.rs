@@ -42,7 +42,7 @@
 //! let security = JwtSecurity::password_flow("/login")
 //!     .scope("read", "read your own data")
 //!     .scope("admin", "administration")
-//!     .protect(Method::GET, "/me", [] as [&str; 0])
+//!     .authenticated(Method::GET, "/me")
 //!     .token_endpoint("/login");
 //! let mut spec = ApiDoc::openapi();
 //! security.modify(&mut spec);
@@ -55,7 +55,8 @@
 //! assert_eq!(me["security"][0]["oauth2"], serde_json::json!([]));
 //! assert!(me["responses"]["401"].is_object());
 //! assert!(me["responses"].get("403").is_none());
-//! assert_eq!(json["components"]["securitySchemes"]["oauth2"]["flows"]["password"]["tokenUrl"], "/login");
+//! let password = &json["components"]["securitySchemes"]["oauth2"]["flows"]["password"];
+//! assert_eq!(password["tokenUrl"], "/login");
 //! assert!(json["paths"]["/login"]["post"]["requestBody"].is_object());
 //! ```
 //!
@@ -209,6 +210,12 @@ impl JwtSecurity {
         let scopes = scopes.into_iter().map(Into::into).collect();
         self.protected.push((method, path.into(), scopes));
         self
+    }
+
+    /// Marks the operation `method path` as requiring a valid token, whatever its scopes:
+    /// [`protect`](Self::protect) with no scope.
+    pub fn authenticated(self, method: Method, path: impl Into<String>) -> Self {
+        self.protect(method, path, Vec::<String>::new())
     }
 
     /// Documents `POST path` as the token endpoint of
@@ -942,7 +949,7 @@ mod tests {
         let json = applied(
             &JwtSecurity::password_flow("/login")
                 .scope("admin", "administration")
-                .protect(Method::GET, "/me", [] as [&str; 0])
+                .authenticated(Method::GET, "/me")
                 .protect(Method::GET, "/admin", ["admin"]),
         );
         let me = &json["paths"]["/me"]["get"];
@@ -974,11 +981,7 @@ mod tests {
 
     #[test]
     fn public_operations_are_left_alone() {
-        let json = applied(&JwtSecurity::password_flow("/login").protect(
-            Method::GET,
-            "/me",
-            [] as [&str; 0],
-        ));
+        let json = applied(&JwtSecurity::password_flow("/login").authenticated(Method::GET, "/me"));
         let health = &json["paths"]["/health"]["get"];
         assert!(health.get("security").is_none());
         assert_eq!(
@@ -1094,8 +1097,8 @@ mod tests {
     fn a_missing_operation_is_reported_and_the_rest_applied() {
         let mut spec = spec();
         let error = JwtSecurity::password_flow("/login")
-            .protect(Method::GET, "/nowhere", [] as [&str; 0])
-            .protect(Method::POST, "/me", [] as [&str; 0])
+            .authenticated(Method::GET, "/nowhere")
+            .authenticated(Method::POST, "/me")
             .protect(Method::GET, "/me", ["read"])
             .apply(&mut spec)
             .unwrap_err();

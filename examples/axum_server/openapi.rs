@@ -219,7 +219,7 @@ pub fn spec(routes: Routes) -> OpenApi {
         .scope("read", "read your own data (the demo account's default)")
         .scope("admin", "the administrators' page")
         .with_bearer()
-        .protect(Method::GET, "/me", [] as [&str; 0])
+        .authenticated(Method::GET, "/me")
         .protect(Method::GET, "/admin", ["admin"])
         .token_endpoint("/login")
         .revocation_endpoint("/revoke");
