@@ -64,6 +64,7 @@
 //! | `shared` (feature `redis`) | several instances | the denylist (a Redis-fed in-memory mirror, failing closed when the feed is silent) and the login throttle (a Lua script on Redis's clock) shared by every instance |
 //! | `testkit` (feature `testkit`) | conformance | the checks any session or user store must pass, the 50-task rotation race included |
 //! | `testing` (feature `testing`) | application tests | `TestKeys`: valid tokens for the layer under test in one line, invalid ones on purpose, a JWKS to serve; signs through `issue` |
+//! | `openapi` (feature `openapi`) | documentation | `JwtSecurity`, a utoipa `Modify`: the security schemes, protected operations with their scopes and rejections, the token and revocation endpoints |
 //! | `axum`, `tonic` (features) | framework faces | the `JwtClaims` extractor; `NamedService`, claims from a `tonic::Request`, the gRPC `Login` |
 //!
 //! A request goes through them in this order: the `Authorization` header is read by
@@ -95,6 +96,7 @@
 //! | `remote-client` | `remote`, plus its default HTTP client (`remote::default_client`, `RemoteKeys::with_default_client`): hyper-util over rustls (ring, never installed process-wide), the system's trust store or bundled roots, a 2 s connect deadline | [keys over loopback http][ex-remote-client] | no |
 //! | `testing` | `issue`, plus `testing::TestKeys`: tokens for an application's own tests, valid in one line or invalid on purpose (expired, wrong audience, issuer or key, tampered, `alg: none`, missing scope), HS256 or a generated asymmetric key with its JWKS | [`TestKeys` with axum][ex-testing] | no |
 //! | `testkit` | `login`, plus `testkit`: the conformance suite of session and user stores | [the in-memory stores pass, a broken one fails][ex-testkit] | no |
+//! | `openapi` | `openapi::JwtSecurity`, a utoipa 6 `Modify`: the OAuth2 password flow and HTTP bearer (JWT) security schemes, protected operations with their scopes and documented rejections (`WWW-Authenticate`, the RFC 6750 body), the token and revocation endpoints; serves no Swagger UI | [security schemes, a protected route, the token endpoint][ex-openapi] | no |
 //!
 //! [tower]: https://docs.rs/tower
 
@@ -182,6 +184,11 @@
     not(feature = "testkit"),
     doc = "[ex-testkit]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/testkit/index.html#example"
 )]
+#![cfg_attr(feature = "openapi", doc = "[ex-openapi]: crate::openapi")]
+#![cfg_attr(
+    not(feature = "openapi"),
+    doc = "[ex-openapi]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/openapi/index.html"
+)]
 
 pub mod layer;
 pub mod verify;
@@ -192,6 +199,9 @@ pub mod issue;
 #[cfg(feature = "login")]
 #[cfg_attr(docsrs, doc(cfg(feature = "login")))]
 pub mod login;
+#[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+pub mod openapi;
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub mod remote;

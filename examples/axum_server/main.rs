@@ -1,7 +1,7 @@
 //! The whole flow on axum: log in, get a token, call protected routes.
 //!
 //! ```sh
-//! cargo run --example axum_server --features axum,login,sqlite,postgres
+//! cargo run --example axum_server --features axum,login,sqlite,postgres,openapi,metrics
 //! ```
 //!
 //! Environment (all optional):
@@ -24,6 +24,10 @@
 //! `GET /.well-known/oauth-authorization-server` and the same document at
 //! `GET /.well-known/openid-configuration`, so a resource server finds the keys by discovery.
 //!
+//! `GET /openapi.json` is the OpenAPI document of every route, and `GET /docs` Swagger UI over
+//! it (served from the binary, no CDN): "Authorize" logs in with the demo account through the
+//! OAuth2 password flow, and "Try it out" calls then carry the token.
+//!
 //! `kill -HUP <pid>` rotates the signing key: a fresh key of the same algorithm, with a new
 //! `kid` (logged). The previous public key stays in the JWKS, and tokens it signed keep opening
 //! `/me`, for the token lifetime plus 60 s; then it is dropped. Verifiers that refetch on an
@@ -33,6 +37,8 @@
 mod app;
 #[path = "../common/demo.rs"]
 mod demo;
+#[path = "openapi.rs"]
+mod openapi;
 
 use axum::extract::Request;
 use axum::middleware::{self, Next};
@@ -69,6 +75,11 @@ async fn main() -> Result<(), Error> {
         redis_url: env("REDIS_URL"),
     })
     .await?
+    .merge(openapi::router(openapi::Routes {
+        jwks,
+        discovery,
+        metrics: false,
+    }))
     .layer(middleware::from_fn(trace));
 
     let bind = env("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
@@ -81,6 +92,8 @@ async fn main() -> Result<(), Error> {
     println!("  GET  /me      (Authorization: Bearer <access_token>)");
     println!("  GET  /admin   (needs scope admin)");
     println!("  GET  /health");
+    println!("  GET  /openapi.json");
+    println!("  GET  /docs    (Swagger UI: Authorize, then Try it out)");
     if jwks {
         println!("  GET  /.well-known/jwks.json");
     }
