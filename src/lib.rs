@@ -111,6 +111,9 @@ pub mod issue;
 #[cfg(feature = "login")]
 #[cfg_attr(docsrs, doc(cfg(feature = "login")))]
 pub mod login;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub mod remote;

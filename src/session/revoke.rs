@@ -76,8 +76,15 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let sessions = self.sessions.clone();
         Box::pin(async move {
-            Ok(match revoke(&sessions, request).await {
-                Ok(()) => empty_ok(),
+            let answer = revoke(&sessions, request).await;
+            #[cfg(feature = "metrics")]
+            crate::metrics::token_revocation(match &answer {
+                Ok(revoked) => *revoked,
+                Err(Failure::Unavailable) => crate::metrics::RevocationOutcome::Unavailable,
+                Err(_) => crate::metrics::RevocationOutcome::InvalidRequest,
+            });
+            Ok(match answer {
+                Ok(_) => empty_ok(),
                 Err(failure) => failure.into_response(),
             })
         })
@@ -144,7 +151,18 @@ fn empty_ok() -> Response<Full<Bytes>> {
     response
 }
 
-async fn revoke<B>(sessions: &Sessions, request: Request<B>) -> Result<(), Failure>
+/// What a successful revocation request did.
+#[cfg(feature = "metrics")]
+type Revoked = crate::metrics::RevocationOutcome;
+#[cfg(not(feature = "metrics"))]
+#[derive(Clone, Copy)]
+enum Revoked {
+    RefreshToken,
+    AccessToken,
+    Ignored,
+}
+
+async fn revoke<B>(sessions: &Sessions, request: Request<B>) -> Result<Revoked, Failure>
 where
     B: Body + Send + 'static,
     B::Error: Into<BoxError>,
@@ -196,7 +214,7 @@ where
             .await
             .map_err(unavailable)?;
         tracing::info!(found, hint = ?hint, "refresh token revoked (RFC 7009)");
-        return Ok(());
+        return Ok(Revoked::RefreshToken);
     }
     // An access token is revoked only if it is ours and still accepted: anything else has
     // nothing to revoke, and a forged one must not fill the denylist.
@@ -208,12 +226,18 @@ where
                     .await
                     .map_err(unavailable)?;
                 tracing::info!(jti, "access token revoked (RFC 7009)");
+                Ok(Revoked::AccessToken)
             }
-            (None, _) => tracing::info!("access token without jti: nothing to revoke"),
+            (None, _) => {
+                tracing::info!("access token without jti: nothing to revoke");
+                Ok(Revoked::Ignored)
+            }
         },
-        Err(err) => tracing::debug!(reason = %err, "revocation of a token that is not ours"),
+        Err(err) => {
+            tracing::debug!(reason = %err, "revocation of a token that is not ours");
+            Ok(Revoked::Ignored)
+        }
     }
-    Ok(())
 }
 
 fn unavailable(err: BoxError) -> Failure {
