@@ -45,8 +45,10 @@
 //! | issuer's keys not fetched yet, or too old (feature `remote`) | 503 `temporarily_unavailable`, `Retry-After` | 14 |
 //!
 //! The body is `{"error": …, "error_description": …}` with a generic description; the precise
-//! reason is logged with `tracing` at debug level and attached to the response's extensions as
-//! an [`AuthError`]. Replace the responses with [`JwtAuthLayer::on_rejection`].
+//! reason is logged with `tracing` at debug level (in the request's DEBUG `decision` span,
+//! target `tower_jwt_auth::decision`, with the fields `outcome`, `reason` and `cache`) and
+//! attached to the response's extensions as an [`AuthError`]; with the feature `metrics`, it is
+//! counted too. Replace the responses with [`JwtAuthLayer::on_rejection`].
 //!
 //! # How the crate is organised
 //!
@@ -90,6 +92,7 @@
 //! | `remote` | `remote`: keys fetched by JWKS URL or discovery, refreshed in the background, several issuers, over any tower HTTP client | no |
 //! | `remote-client` | `remote`, plus its default HTTP client (`remote::default_client`, `RemoteKeys::with_default_client`): hyper-util over rustls (ring, never installed process-wide), the system's trust store or bundled roots, a 2 s connect deadline | no |
 //! | `tonic` | `NamedService` forwarding for `JwtAuth`/`RequireScope`, `tonic::RequestClaimsExt` to read claims from a `tonic::Request` | no |
+//! | `metrics` | [`metrics`](crate::metrics): counters of every decision of the layer and of the login side, and a histogram of verification time, through the `metrics` facade; names and labels listed there | no |
 //!
 //! [tower]: https://docs.rs/tower
 

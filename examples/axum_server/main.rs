@@ -1,7 +1,7 @@
 //! The whole flow on axum: log in, get a token, call protected routes.
 //!
 //! ```sh
-//! cargo run --example axum_server --features axum,login,sqlite,postgres
+//! cargo run --example axum_server --features axum,login,sqlite,postgres,openapi,metrics
 //! ```
 //!
 //! Environment (all optional):
@@ -33,6 +33,7 @@
 mod app;
 #[path = "../common/demo.rs"]
 mod demo;
+mod metrics;
 
 use axum::extract::Request;
 use axum::middleware::{self, Next};
@@ -69,6 +70,7 @@ async fn main() -> Result<(), Error> {
         redis_url: env("REDIS_URL"),
     })
     .await?
+    .merge(metrics::router()?)
     .layer(middleware::from_fn(trace));
 
     let bind = env("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
@@ -81,6 +83,7 @@ async fn main() -> Result<(), Error> {
     println!("  GET  /me      (Authorization: Bearer <access_token>)");
     println!("  GET  /admin   (needs scope admin)");
     println!("  GET  /health");
+    println!("  GET  {}  (Prometheus text format)", metrics::PATH);
     if jwks {
         println!("  GET  /.well-known/jwks.json");
     }
