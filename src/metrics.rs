@@ -48,7 +48,7 @@
 //!   `JwtAuthLayer` in front of it.
 //! - `tower_jwt_auth_login_total`: `grant` is `password`, `refresh_token` or `unknown` (the
 //!   request was refused before its grant was read); `transport` is `http`
-//!   ([`login_handler`](crate::login::login_handler)) or `grpc` (the `tonic` feature's
+//!   (`login::login_handler`) or `grpc` (the `tonic` feature's
 //!   `AuthServer`); `outcome` is `success`, `failure` (unknown user, wrong password, disabled
 //!   account, or an invalid, expired, revoked or reused refresh token: one answer, on purpose),
 //!   `invalid_request`, `invalid_scope`, `throttled` (HTTP 429 `slow_down`, gRPC
@@ -68,12 +68,30 @@
 //! # Example
 //!
 //! With [`metrics-exporter-prometheus`](https://docs.rs/metrics-exporter-prometheus), served
-//! by the application itself (the example server's `GET /metrics` does this):
+//! by the application's own router (the example server's `GET /metrics` does this):
 //!
-//! ```ignore
-//! let handle = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use metrics_exporter_prometheus::PrometheusBuilder;
+//! use tower::{Layer, Service};
+//! use tower_jwt_auth::{Algorithm, DecodingKey, JwtAuthLayer};
+//!
+//! let handle = PrometheusBuilder::new().install_recorder()?;
 //! tower_jwt_auth::metrics::describe();
-//! // GET /metrics answers `handle.render()`.
+//!
+//! let key = DecodingKey::from_secret(Algorithm::HS256, b"a secret of at least 32 bytes!!!")?;
+//! let mut service = JwtAuthLayer::new(key).layer(tower::service_fn(|_: http::Request<()>| async {
+//!     Ok::<_, std::convert::Infallible>(http::Response::new(()))
+//! }));
+//! // A request without a credential: refused, and counted when it is refused.
+//! let _response = service.call(http::Request::new(()));
+//!
+//! let text = handle.render(); // what `GET /metrics` answers
+//! assert!(text.contains("# HELP tower_jwt_auth_requests_total "));
+//! assert!(text.contains(
+//!     r#"tower_jwt_auth_requests_total{outcome="rejected",reason="missing_credential"} 1"#
+//! ));
+//! # Ok(()) }
 //! ```
 
 use ::metrics::{Key, Label, Level, Metadata, Unit};

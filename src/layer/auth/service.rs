@@ -142,6 +142,9 @@ fn note_cache<T>(decision: &Decision, checked: &Result<Checked<T>, AuthError>) {
     decision.cache(checked.as_ref().is_ok_and(|checked| checked.cache_hit));
 }
 
+/// A check's answer, with the claims shared.
+type Answer<C> = Result<Checked<Arc<C>>, AuthError>;
+
 /// Checks `token` with the keys `resolver` chooses: at once when they are there (`Ok`, with
 /// whether their verifier caches), else a check that waits for them first (first keys, or a
 /// refetch for an unknown `kid`).
@@ -149,7 +152,7 @@ fn check_resolved<C>(
     resolver: &dyn Resolve,
     config: &Config,
     token: &[u8],
-) -> Result<(Result<Checked<Arc<C>>, AuthError>, bool), PendingCheck>
+) -> Result<(Answer<C>, bool), PendingCheck>
 where
     C: DeserializeOwned + Send + Sync + 'static,
 {
