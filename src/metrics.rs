@@ -61,9 +61,12 @@
 //!
 //! # Cost
 //!
-//! With the feature on, a decision costs a few lookups of statically built keys in the
+//! With the feature on, a decision costs a few look-ups of statically built keys in the
 //! installed recorder and, for a request that carried a token, two reads of the monotonic
-//! clock; nothing is allocated by the crate. `BENCHMARKS.md` ("Metrics cost") has the figures.
+//! clock; the crate allocates nothing for it. Measured with `metrics-exporter-prometheus`'s
+//! recorder: about 0.24 µs per request through the layer (1.17× an HS256 verification, 1.5× a
+//! cache hit), most of it in the recorder; with the feature off, nothing. `BENCHMARKS.md`
+//! ("Metrics cost") has the figures and the command.
 //!
 //! # Example
 //!
