@@ -556,6 +556,50 @@ mod login {
         );
     }
 
+    #[tokio::test]
+    async fn token_revocations_are_counted_by_outcome() {
+        use tower_jwt_auth::session::{InMemorySessionStore, Sessions, revocation_handler};
+
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let _local = metrics::set_default_local_recorder(&recorder);
+        let issuer = issuer();
+        let access = issuer.issue("ada", ["read"]).unwrap().access_token;
+        let sessions = Sessions::new(InMemorySessionStore::new(), issuer, InMemoryDenylist::new());
+        let revoke = |body: String| {
+            Request::post("/revoke")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .unwrap()
+        };
+        let service = revocation_handler(sessions);
+        for (request, status) in [
+            (revoke(format!("token={access}")), StatusCode::OK),
+            (revoke("token=not-ours".into()), StatusCode::OK),
+            (revoke(String::new()), StatusCode::BAD_REQUEST),
+        ] {
+            let answer = service.clone().oneshot(request).await.unwrap();
+            assert_eq!(answer.status(), status);
+        }
+        assert_eq!(
+            counters(&snapshotter),
+            expect(&[
+                (
+                    r#"tower_jwt_auth_token_revocations_total{outcome="access_token"}"#,
+                    1
+                ),
+                (
+                    r#"tower_jwt_auth_token_revocations_total{outcome="ignored"}"#,
+                    1
+                ),
+                (
+                    r#"tower_jwt_auth_token_revocations_total{outcome="invalid_request"}"#,
+                    1
+                ),
+            ])
+        );
+    }
+
     #[derive(Clone)]
     struct Saturated;
 

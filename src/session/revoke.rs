@@ -78,11 +78,16 @@ where
         Box::pin(async move {
             let answer = revoke(&sessions, request).await;
             #[cfg(feature = "metrics")]
-            crate::metrics::token_revocation(match &answer {
-                Ok(revoked) => *revoked,
-                Err(Failure::Unavailable) => crate::metrics::RevocationOutcome::Unavailable,
-                Err(_) => crate::metrics::RevocationOutcome::InvalidRequest,
-            });
+            {
+                use crate::metrics::{RevocationOutcome, token_revocation};
+                token_revocation(match &answer {
+                    Ok(Revoked::RefreshToken) => RevocationOutcome::RefreshToken,
+                    Ok(Revoked::AccessToken) => RevocationOutcome::AccessToken,
+                    Ok(Revoked::Ignored) => RevocationOutcome::Ignored,
+                    Err(Failure::Unavailable) => RevocationOutcome::Unavailable,
+                    Err(_) => RevocationOutcome::InvalidRequest,
+                });
+            }
             Ok(match answer {
                 Ok(_) => empty_ok(),
                 Err(failure) => failure.into_response(),
@@ -151,11 +156,7 @@ fn empty_ok() -> Response<Full<Bytes>> {
     response
 }
 
-/// What a successful revocation request did.
-#[cfg(feature = "metrics")]
-type Revoked = crate::metrics::RevocationOutcome;
-#[cfg(not(feature = "metrics"))]
-#[derive(Clone, Copy)]
+/// What a successful revocation request did (counted by the feature `metrics`).
 enum Revoked {
     RefreshToken,
     AccessToken,
