@@ -92,7 +92,7 @@
 //! | `remote` | `remote`: keys fetched by JWKS URL or discovery, refreshed in the background, several issuers, over any tower HTTP client | no |
 //! | `remote-client` | `remote`, plus its default HTTP client (`remote::default_client`, `RemoteKeys::with_default_client`): hyper-util over rustls (ring, never installed process-wide), the system's trust store or bundled roots, a 2 s connect deadline | no |
 //! | `tonic` | `NamedService` forwarding for `JwtAuth`/`RequireScope`, `tonic::RequestClaimsExt` to read claims from a `tonic::Request` | no |
-//! | `metrics` | [`metrics`](crate::metrics): counters of every decision of the layer and of the login side, and a histogram of verification time, through the `metrics` facade; names and labels listed there | no |
+//! | `metrics` | [`metrics`]: counters of every decision of the layer and of the login side, and a histogram of verification time, through the `metrics` facade; names and labels listed there | no |
 //!
 //! [tower]: https://docs.rs/tower
 

@@ -1,4 +1,4 @@
-//! Counters and a histogram of every decision, through the [`metrics`](::metrics) facade
+//! Counters and a histogram of every decision, through the [`metrics` facade](https://docs.rs/metrics)
 //! (feature `metrics`).
 //!
 //! The crate records; the application chooses the exporter (Prometheus, StatsD, OpenTelemetry…)
@@ -25,7 +25,7 @@
 //! - `tower_jwt_auth_requests_total`: `outcome` is `accepted` (the request went on with its
 //!   claims), `rejected`, or `anonymous` (no credential, and the layer is
 //!   [`optional`](crate::JwtAuthLayer::optional)). `reason` is `none` unless `rejected`; then it
-//!   is the [`ErrorKind`](crate::ErrorKind) of the refusal, as [`ErrorKind::as_str`] names it:
+//!   is the [`ErrorKind`] of the refusal, as [`ErrorKind::as_str`] names it:
 //!   `missing_credential`, `unsupported_scheme`, `malformed_credential`, `multiple_credentials`,
 //!   `cross_site_request`, `token_too_large`, `malformed_token`, `duplicate_member`,
 //!   `disallowed_algorithm`, `unknown_key`, `invalid_signature`, `unsupported_critical_header`,
