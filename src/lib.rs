@@ -45,8 +45,10 @@
 //! | issuer's keys not fetched yet, or too old (feature `remote`) | 503 `temporarily_unavailable`, `Retry-After` | 14 |
 //!
 //! The body is `{"error": …, "error_description": …}` with a generic description; the precise
-//! reason is logged with `tracing` at debug level and attached to the response's extensions as
-//! an [`AuthError`]. Replace the responses with [`JwtAuthLayer::on_rejection`].
+//! reason is logged with `tracing` at debug level (in the request's DEBUG `decision` span,
+//! target `tower_jwt_auth::decision`, with the fields `outcome`, `reason` and `cache`) and
+//! attached to the response's extensions as an [`AuthError`]; with the feature `metrics`, it is
+//! counted too. Replace the responses with [`JwtAuthLayer::on_rejection`].
 //!
 //! # How the crate is organised
 //!
@@ -97,6 +99,7 @@
 //! | `testing` | `issue`, plus `testing::TestKeys`: tokens for an application's own tests, valid in one line or invalid on purpose (expired, wrong audience, issuer or key, tampered, `alg: none`, missing scope), HS256 or a generated asymmetric key with its JWKS | [`TestKeys` with axum][ex-testing] | no |
 //! | `testkit` | `login`, plus `testkit`: the conformance suite of session and user stores | [the in-memory stores pass, a broken one fails][ex-testkit] | no |
 //! | `openapi` | `openapi::JwtSecurity`, a utoipa 6 `Modify`: the OAuth2 password flow and HTTP bearer (JWT) security schemes, protected operations with their scopes and documented rejections (`WWW-Authenticate`, the RFC 6750 body), the token and revocation endpoints; serves no Swagger UI | [security schemes, a protected route, the token endpoint][ex-openapi] | no |
+//! | `metrics` | `metrics`: counters of every decision of the layer and of the login side, and a histogram of verification time, through the `metrics` facade; names and labels listed there | [a rejection counted and rendered][ex-metrics] | no |
 //!
 //! [tower]: https://docs.rs/tower
 
@@ -189,6 +192,11 @@
     not(feature = "openapi"),
     doc = "[ex-openapi]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/openapi/index.html"
 )]
+#![cfg_attr(feature = "metrics", doc = "[ex-metrics]: crate::metrics")]
+#![cfg_attr(
+    not(feature = "metrics"),
+    doc = "[ex-metrics]: https://docs.rs/tower-jwt-auth/latest/tower_jwt_auth/metrics/index.html"
+)]
 
 pub mod layer;
 pub mod verify;
@@ -202,6 +210,9 @@ pub mod login;
 #[cfg(feature = "openapi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
 pub mod openapi;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub mod remote;

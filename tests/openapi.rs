@@ -346,3 +346,20 @@ async fn the_docs_page_loads_nothing_from_elsewhere() {
         initializer.text
     );
 }
+
+#[test]
+fn the_metrics_route_is_documented_when_served() {
+    let with = |metrics| {
+        serde_json::to_value(openapi::spec(openapi::Routes {
+            jwks: true,
+            discovery: true,
+            metrics,
+        }))
+        .unwrap()
+    };
+    let spec = with(true);
+    let get = &spec["paths"]["/metrics"]["get"];
+    assert!(get["responses"]["200"]["content"]["text/plain"].is_object());
+    assert!(get.get("security").is_none(), "/metrics is public");
+    assert!(with(false)["paths"].get("/metrics").is_none());
+}

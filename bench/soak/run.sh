@@ -7,7 +7,7 @@
 #
 # What it does:
 #   1. builds the server at the repository root:
-#        cargo build --release --example axum_server --features axum,login,sqlite,openapi
+#        cargo build --release --example axum_server --features axum,login,sqlite,openapi,metrics
 #      and the load driver in bench/load (its own workspace):
 #        cargo build --release --bin soak   (bench/load/src/bin/soak.rs)
 #   2. starts the server on 127.0.0.1:$PORT (HS256, JWT_ISSUER/JWT_AUDIENCE set, the demo
@@ -78,7 +78,7 @@ SERVER_BIN=$ROOT_TARGET/release/examples/axum_server
 DRIVER_BIN=$LOAD_TARGET/release/soak
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   log "building the example server (release) at the repository root"
-  (cd "$ROOT" && nice -n "$NICE_BUILD" cargo build --release --quiet --example axum_server --features axum,login,sqlite,openapi)
+  (cd "$ROOT" && nice -n "$NICE_BUILD" cargo build --release --quiet --example axum_server --features axum,login,sqlite,openapi,metrics)
   log "building the soak driver (release) in bench/load"
   (cd "$LOAD" && CARGO_TARGET_DIR=$LOAD_TARGET nice -n "$NICE_BUILD" cargo build --release --quiet --bin soak)
 fi

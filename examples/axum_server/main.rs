@@ -39,6 +39,7 @@ mod app;
 mod demo;
 #[path = "openapi.rs"]
 mod openapi;
+mod metrics;
 
 use axum::extract::Request;
 use axum::middleware::{self, Next};
@@ -78,8 +79,9 @@ async fn main() -> Result<(), Error> {
     .merge(openapi::router(openapi::Routes {
         jwks,
         discovery,
-        metrics: false,
+        metrics: true,
     }))
+    .merge(metrics::router()?)
     .layer(middleware::from_fn(trace));
 
     let bind = env("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
@@ -94,6 +96,7 @@ async fn main() -> Result<(), Error> {
     println!("  GET  /health");
     println!("  GET  /openapi.json");
     println!("  GET  /docs    (Swagger UI: Authorize, then Try it out)");
+    println!("  GET  {}  (Prometheus text format)", metrics::PATH);
     if jwks {
         println!("  GET  /.well-known/jwks.json");
     }

@@ -10,6 +10,7 @@ use tower_service::Service;
 
 use crate::layer::auth::PendingCheck;
 use crate::layer::body::ResponseBody;
+use crate::layer::decision::Decision;
 use crate::layer::reject;
 use crate::layer::rejection::OnRejection;
 use crate::verify::error::AuthError;
@@ -57,6 +58,7 @@ struct WaitingKeys<S, ReqBody, R> {
     check: PendingCheck,
     pending: Option<(S, Request<ReqBody>)>,
     on_rejection: R,
+    decision: Decision,
 }
 
 /// A request waiting for the revocation hook's answer.
@@ -65,6 +67,7 @@ struct Waiting<S, ReqBody, R> {
     pending: Option<(S, Request<ReqBody>)>,
     scope_error: Option<AuthError>,
     on_rejection: R,
+    decision: Decision,
 }
 
 impl<S, ReqBody, R> ResponseFuture<S, ReqBody, R>
@@ -76,6 +79,7 @@ where
         service: S,
         request: Request<ReqBody>,
         on_rejection: R,
+        decision: Decision,
     ) -> Self {
         Self {
             state: State::Keys {
@@ -83,6 +87,7 @@ where
                     check,
                     pending: Some((service, request)),
                     on_rejection,
+                    decision,
                 }),
             },
         }
@@ -108,6 +113,7 @@ where
         request: Request<ReqBody>,
         scope_error: Option<AuthError>,
         on_rejection: R,
+        decision: Decision,
     ) -> Self {
         Self {
             state: State::Revocation {
@@ -116,6 +122,7 @@ where
                     pending: Some((service, request)),
                     scope_error,
                     on_rejection,
+                    decision,
                 }),
             },
         }
@@ -147,18 +154,26 @@ where
                         pending,
                         scope_error,
                         on_rejection,
+                        decision,
                     } = &mut **waiting;
+                    let _entered = decision.span().enter();
                     let answer = ready!(check.as_mut().poll(cx));
                     let (mut service, request) = pending.take().expect("polled after completion");
                     let outcome = revocation_outcome(answer)
                         .and_then(|()| scope_error.take().map_or(Ok(()), Err));
                     match outcome {
-                        Ok(()) => State::Inner {
-                            future: service.call(request),
-                        },
-                        Err(error) => State::Rejected {
-                            response: Some(reject(on_rejection, error, request.headers())),
-                        },
+                        Ok(()) => {
+                            decision.accepted();
+                            State::Inner {
+                                future: service.call(request),
+                            }
+                        }
+                        Err(error) => {
+                            decision.rejected(&error, true);
+                            State::Rejected {
+                                response: Some(reject(on_rejection, error, request.headers())),
+                            }
+                        }
                     }
                 }
                 StateProj::Keys { waiting } => {
@@ -166,13 +181,18 @@ where
                         check,
                         pending,
                         on_rejection,
+                        decision,
                     } = &mut **waiting;
+                    let _entered = decision.span().enter();
                     let answer = ready!(check.as_mut().poll(cx));
                     let (service, mut request) = pending.take().expect("polled after completion");
                     match answer {
-                        Err(error) => State::Rejected {
-                            response: Some(reject(on_rejection, error, request.headers())),
-                        },
+                        Err(error) => {
+                            decision.rejected(&error, true);
+                            State::Rejected {
+                                response: Some(reject(on_rejection, error, request.headers())),
+                            }
+                        }
                         Ok(checked) => {
                             (checked.claims)(request.extensions_mut());
                             Self::after_check(
@@ -181,6 +201,7 @@ where
                                 checked.scope_error,
                                 checked.pending,
                                 on_rejection.clone(),
+                                decision,
                             )
                         }
                     }
@@ -203,6 +224,7 @@ where
         scope_error: Option<AuthError>,
         revocation: Option<PendingRevocation>,
         on_rejection: R,
+        decision: &Decision,
     ) -> State<S, ReqBody, R> {
         match (revocation, scope_error) {
             (Some(check), scope_error) => State::Revocation {
@@ -211,14 +233,21 @@ where
                     pending: Some((service, request)),
                     scope_error,
                     on_rejection,
+                    decision: decision.clone(),
                 }),
             },
-            (None, Some(error)) => State::Rejected {
-                response: Some(reject(&on_rejection, error, request.headers())),
-            },
-            (None, None) => State::Inner {
-                future: service.call(request),
-            },
+            (None, Some(error)) => {
+                decision.rejected(&error, true);
+                State::Rejected {
+                    response: Some(reject(&on_rejection, error, request.headers())),
+                }
+            }
+            (None, None) => {
+                decision.accepted();
+                State::Inner {
+                    future: service.call(request),
+                }
+            }
         }
     }
 }

@@ -8,12 +8,14 @@
 //! | `rejection.rs` | the responses: `WWW-Authenticate` challenges, bodies, statuses, gRPC codes |
 //! | `scope/` | [`RequireScopeLayer`], per route or per gRPC method ([`MethodScopes`]) |
 //! | `future.rs`, `body.rs` | [`ResponseFuture`] and [`ResponseBody`], shared by both middlewares |
+//! | `decision.rs` | each request's decision told to `tracing` (a DEBUG span) and, feature `metrics`, to `metrics` |
 //! | `access.rs` | [`ClaimsExt`]: the verified claims, read from any `http` request |
 //! | `metadata.rs` | [`ProtectedResourceMetadata`]: the RFC 9728 document and its well-known path |
 
 mod access;
 pub(crate) mod auth;
 mod body;
+mod decision;
 pub(crate) mod extract;
 mod future;
 mod metadata;

@@ -361,6 +361,22 @@ enum Failure {
     Login(LoginError),
 }
 
+#[cfg(feature = "metrics")]
+impl LoginError {
+    /// The `outcome` label of this refusal.
+    pub(crate) fn outcome(&self) -> crate::metrics::LoginOutcome {
+        use crate::metrics::LoginOutcome;
+        match self {
+            LoginError::InvalidGrant | LoginError::InvalidRefresh => LoginOutcome::Failure,
+            LoginError::InvalidRequest(_) => LoginOutcome::InvalidRequest,
+            LoginError::InvalidScope => LoginOutcome::InvalidScope,
+            LoginError::Throttled { .. } => LoginOutcome::Throttled,
+            LoginError::Unavailable(why) if *why == BUSY => LoginOutcome::Busy,
+            LoginError::Unavailable(_) => LoginOutcome::Unavailable,
+        }
+    }
+}
+
 impl From<LoginError> for Failure {
     fn from(err: LoginError) -> Self {
         Failure::Login(err)
@@ -457,7 +473,33 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
         B: Body + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let (token, refresh) = match self.read_grant(request).await? {
+        let grant = self.read_grant(request).await;
+        #[cfg(feature = "metrics")]
+        let kind = match &grant {
+            Ok(Grant::Password { .. }) => crate::metrics::Grant::Password,
+            Ok(Grant::Refresh { .. }) => crate::metrics::Grant::RefreshToken,
+            Err(_) => crate::metrics::Grant::Unknown,
+        };
+        let answer = match grant {
+            Ok(grant) => self.grant(grant).await,
+            Err(failure) => Err(failure),
+        };
+        #[cfg(feature = "metrics")]
+        crate::metrics::login(
+            kind,
+            crate::metrics::Transport::Http,
+            match &answer {
+                Ok(_) => crate::metrics::LoginOutcome::Success,
+                Err(Failure::Login(error)) => error.outcome(),
+                Err(_) => crate::metrics::LoginOutcome::InvalidRequest,
+            },
+        );
+        answer
+    }
+
+    /// The answer to a grant read from the request.
+    async fn grant(&self, grant: Grant) -> Result<Response<Full<Bytes>>, Failure> {
+        let (token, refresh) = match grant {
             Grant::Password {
                 username,
                 password,
@@ -691,10 +733,13 @@ impl<U: UserStore, H: PasswordHashing> LoginService<U, H> {
     }
 }
 
+/// Why a login is refused when the hashing pool is saturated.
+const BUSY: &str = "too many logins in progress";
+
 fn password_failure(err: PasswordError) -> LoginError {
     match err {
         PasswordError::TooLong { .. } => LoginError::InvalidRequest("the password is too long"),
-        PasswordError::Busy => LoginError::Unavailable("too many logins in progress"),
+        PasswordError::Busy => LoginError::Unavailable(BUSY),
         other => {
             tracing::error!(error = %other, "password verification failed");
             LoginError::Unavailable("the login service is unavailable")

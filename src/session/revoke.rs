@@ -76,8 +76,20 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let sessions = self.sessions.clone();
         Box::pin(async move {
-            Ok(match revoke(&sessions, request).await {
-                Ok(()) => empty_ok(),
+            let answer = revoke(&sessions, request).await;
+            #[cfg(feature = "metrics")]
+            {
+                use crate::metrics::{RevocationOutcome, token_revocation};
+                token_revocation(match &answer {
+                    Ok(Revoked::RefreshToken) => RevocationOutcome::RefreshToken,
+                    Ok(Revoked::AccessToken) => RevocationOutcome::AccessToken,
+                    Ok(Revoked::Ignored) => RevocationOutcome::Ignored,
+                    Err(Failure::Unavailable) => RevocationOutcome::Unavailable,
+                    Err(_) => RevocationOutcome::InvalidRequest,
+                });
+            }
+            Ok(match answer {
+                Ok(_) => empty_ok(),
                 Err(failure) => failure.into_response(),
             })
         })
@@ -144,7 +156,14 @@ fn empty_ok() -> Response<Full<Bytes>> {
     response
 }
 
-async fn revoke<B>(sessions: &Sessions, request: Request<B>) -> Result<(), Failure>
+/// What a successful revocation request did (counted by the feature `metrics`).
+enum Revoked {
+    RefreshToken,
+    AccessToken,
+    Ignored,
+}
+
+async fn revoke<B>(sessions: &Sessions, request: Request<B>) -> Result<Revoked, Failure>
 where
     B: Body + Send + 'static,
     B::Error: Into<BoxError>,
@@ -196,7 +215,7 @@ where
             .await
             .map_err(unavailable)?;
         tracing::info!(found, hint = ?hint, "refresh token revoked (RFC 7009)");
-        return Ok(());
+        return Ok(Revoked::RefreshToken);
     }
     // An access token is revoked only if it is ours and still accepted: anything else has
     // nothing to revoke, and a forged one must not fill the denylist.
@@ -208,12 +227,18 @@ where
                     .await
                     .map_err(unavailable)?;
                 tracing::info!(jti, "access token revoked (RFC 7009)");
+                Ok(Revoked::AccessToken)
             }
-            (None, _) => tracing::info!("access token without jti: nothing to revoke"),
+            (None, _) => {
+                tracing::info!("access token without jti: nothing to revoke");
+                Ok(Revoked::Ignored)
+            }
         },
-        Err(err) => tracing::debug!(reason = %err, "revocation of a token that is not ours"),
+        Err(err) => {
+            tracing::debug!(reason = %err, "revocation of a token that is not ours");
+            Ok(Revoked::Ignored)
+        }
     }
-    Ok(())
 }
 
 fn unavailable(err: BoxError) -> Failure {

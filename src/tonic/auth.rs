@@ -273,7 +273,16 @@ where
             } = request.into_inner();
             let password = Zeroizing::new(password);
             let scope = Some(scope.as_str()).filter(|s| !s.trim().is_empty());
-            match login.authenticate(&username, password, scope).await {
+            let answer = login.authenticate(&username, password, scope).await;
+            #[cfg(feature = "metrics")]
+            crate::metrics::login(
+                crate::metrics::Grant::Password,
+                crate::metrics::Transport::Grpc,
+                answer.as_ref().map_or_else(LoginError::outcome, |_| {
+                    crate::metrics::LoginOutcome::Success
+                }),
+            );
+            match answer {
                 Ok(token) => Ok(tonic::Response::new(LoginResponse {
                     access_token: token.access_token,
                     token_type: "Bearer".into(),

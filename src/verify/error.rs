@@ -116,6 +116,48 @@ impl ErrorKind {
         }
     }
 
+    /// A stable `snake_case` name for this kind, for logs and metrics labels (the `reason` of
+    /// the `tracing` decision span and of the `metrics` feature's counters): it never changes
+    /// once published, and never carries data (a [`MissingClaim`](Self::MissingClaim) is
+    /// `"missing_claim"`, whatever the claim).
+    ///
+    /// ```
+    /// use tower_jwt_auth::ErrorKind;
+    ///
+    /// assert_eq!(ErrorKind::Expired.as_str(), "expired");
+    /// assert_eq!(ErrorKind::MissingClaim("exp").as_str(), "missing_claim");
+    /// ```
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::MissingCredential => "missing_credential",
+            ErrorKind::UnsupportedScheme => "unsupported_scheme",
+            ErrorKind::MalformedCredential => "malformed_credential",
+            ErrorKind::MultipleCredentials => "multiple_credentials",
+            ErrorKind::CrossSiteRequest => "cross_site_request",
+            ErrorKind::TokenTooLarge => "token_too_large",
+            ErrorKind::MalformedToken => "malformed_token",
+            ErrorKind::DuplicateMember => "duplicate_member",
+            ErrorKind::DisallowedAlgorithm => "disallowed_algorithm",
+            ErrorKind::UnknownKey => "unknown_key",
+            ErrorKind::InvalidSignature => "invalid_signature",
+            ErrorKind::UnsupportedCriticalHeader => "unsupported_critical_header",
+            ErrorKind::InvalidType => "invalid_type",
+            ErrorKind::Expired => "expired",
+            ErrorKind::NotYetValid => "not_yet_valid",
+            ErrorKind::MissingClaim(_) => "missing_claim",
+            ErrorKind::InvalidClaimType(_) => "invalid_claim_type",
+            ErrorKind::InvalidIssuer => "invalid_issuer",
+            ErrorKind::InvalidAudience => "invalid_audience",
+            ErrorKind::InvalidClaims => "invalid_claims",
+            ErrorKind::Revoked => "revoked",
+            ErrorKind::RevocationUnavailable => "revocation_unavailable",
+            ErrorKind::InsufficientScope => "insufficient_scope",
+            ErrorKind::UnlistedPath => "unlisted_path",
+            ErrorKind::KeysUnavailable => "keys_unavailable",
+        }
+    }
+
     fn detail(self) -> &'static str {
         match self {
             ErrorKind::MissingCredential => "no credential in the request",

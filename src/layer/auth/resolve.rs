@@ -94,6 +94,7 @@ fn boxed<C: Send + Sync + 'static>(checked: Checked<Arc<C>>) -> Checked<InsertCl
         }),
         scope_error: checked.scope_error,
         pending: checked.pending,
+        cache_hit: checked.cache_hit,
     }
 }
 

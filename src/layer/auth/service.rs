@@ -10,6 +10,7 @@ use tower_service::Service;
 use super::resolve::{self, Resolution, Resolve};
 use super::{Config, PendingCheck};
 use crate::layer::body::ResponseBody;
+use crate::layer::decision::Decision;
 use crate::layer::extract::{self, Credential};
 use crate::layer::rejection::{DefaultRejection, OnRejection};
 use crate::layer::{ResponseFuture, reject};
@@ -57,6 +58,26 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let decision = Decision::start();
+        let _entered = decision.span().enter();
+        self.decide(request, &decision)
+    }
+}
+
+impl<S, C, R> JwtAuth<S, C, R>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+    R: OnRejection,
+{
+    /// The request's check, within its decision's span.
+    fn decide<ReqBody, ResBody>(
+        &mut self,
+        request: Request<ReqBody>,
+        decision: &Decision,
+    ) -> ResponseFuture<S, ReqBody, R>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    {
         let config = &*self.config;
         let revocation = config.revocation.as_deref();
         // A token the cache knows: its bytes as sent are those of a token that passed every
@@ -66,7 +87,8 @@ where
                 extract::bearer_candidate(request.headers(), config.max_token_len)
             && let Some(checked) = config.verifier.check_hit::<C>(candidate, revocation)
         {
-            return self.proceed(checked, request);
+            decision.cache(true);
+            return self.proceed(checked, request, decision);
         }
         let token = match extract::credential(
             request.method(),
@@ -76,47 +98,70 @@ where
         ) {
             Ok(Credential::Token(token)) => token,
             Ok(Credential::Absent(_)) if config.optional => {
+                decision.anonymous();
                 return ResponseFuture::inner(self.inner.call(request));
             }
             Ok(Credential::Absent(kind)) | Err(kind) => {
+                let error = kind.into();
+                decision.rejected(&error, false);
                 return ResponseFuture::rejected(reject(
                     &self.on_rejection,
-                    kind.into(),
+                    error,
                     request.headers(),
                 ));
             }
         };
         if let Some(resolver) = &config.resolver {
             return match check_resolved::<C>(&**resolver, config, token) {
-                Ok(checked) => self.proceed(checked, request),
+                Ok((checked, caches)) => {
+                    if caches {
+                        note_cache(decision, &checked);
+                    }
+                    self.proceed(checked, request, decision)
+                }
                 Err(check) => {
                     // The service made ready by `poll_ready` goes into the future; a clone stays.
                     let clone = self.inner.clone();
                     let ready = std::mem::replace(&mut self.inner, clone);
-                    ResponseFuture::keys(check, ready, request, self.on_rejection.clone())
+                    let (on_rejection, decision) = (self.on_rejection.clone(), decision.clone());
+                    ResponseFuture::keys(check, ready, request, on_rejection, decision)
                 }
             };
         }
         let checked = config.verifier.check_shared::<C>(token, revocation);
-        self.proceed(checked, request)
+        if config.verifier.caches() {
+            note_cache(decision, &checked);
+        }
+        self.proceed(checked, request, decision)
     }
 }
 
-/// Checks `token` with the keys `resolver` chooses: at once when they are there (`Ok`), else
-/// a check that waits for them first (first keys, or a refetch for an unknown `kid`).
+/// Tells `decision` whether the cache knew the token a full check went through; a refusal
+/// counts as a miss (the cache keeps only tokens that passed).
+fn note_cache<T>(decision: &Decision, checked: &Result<Checked<T>, AuthError>) {
+    decision.cache(checked.as_ref().is_ok_and(|checked| checked.cache_hit));
+}
+
+/// A check's answer, with the claims shared.
+type Answer<C> = Result<Checked<Arc<C>>, AuthError>;
+
+/// Checks `token` with the keys `resolver` chooses: at once when they are there (`Ok`, with
+/// whether their verifier caches), else a check that waits for them first (first keys, or a
+/// refetch for an unknown `kid`).
 fn check_resolved<C>(
     resolver: &dyn Resolve,
     config: &Config,
     token: &[u8],
-) -> Result<Result<Checked<Arc<C>>, AuthError>, PendingCheck>
+) -> Result<(Answer<C>, bool), PendingCheck>
 where
     C: DeserializeOwned + Send + Sync + 'static,
 {
     let revocation = config.revocation.as_ref();
     match std::str::from_utf8(token).map(|text| resolver.resolve(text)) {
-        Err(_) => Ok(Err(ErrorKind::MalformedToken.into())),
-        Ok(Resolution::Refused(error)) => Ok(Err(error)),
-        Ok(Resolution::Ready(source)) => resolve::check_now::<C>(source, token, revocation),
+        Err(_) => Ok((Err(ErrorKind::MalformedToken.into()), false)),
+        Ok(Resolution::Refused(error)) => Ok((Err(error), false)),
+        Ok(Resolution::Ready(source)) => resolve::check_now::<C>(source, token, revocation)
+            .map(|checked| (checked, source.verifier().caches())),
         Ok(Resolution::Wait(wait)) => Err(resolve::check_after::<C>(wait, token, revocation)),
     }
 }
@@ -132,24 +177,28 @@ where
         &mut self,
         checked: Result<Checked<Arc<C>>, AuthError>,
         mut request: Request<ReqBody>,
+        decision: &Decision,
     ) -> ResponseFuture<S, ReqBody, R>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     {
         match checked {
-            Err(error) => {
-                ResponseFuture::rejected(reject(&self.on_rejection, error, request.headers()))
-            }
-            Ok(Checked {
+            Err(error)
+            | Ok(Checked {
                 scope_error: Some(error),
                 pending: None,
                 ..
-            }) => ResponseFuture::rejected(reject(&self.on_rejection, error, request.headers())),
+            }) => {
+                decision.rejected(&error, true);
+                ResponseFuture::rejected(reject(&self.on_rejection, error, request.headers()))
+            }
             Ok(Checked {
                 claims,
                 scope_error: None,
                 pending: None,
+                ..
             }) => {
+                decision.accepted();
                 request.extensions_mut().insert(claims);
                 ResponseFuture::inner(self.inner.call(request))
             }
@@ -157,6 +206,7 @@ where
                 claims,
                 scope_error,
                 pending: Some(check),
+                ..
             }) => {
                 request.extensions_mut().insert(claims);
                 // The service made ready by `poll_ready` goes into the future; a clone stays.
@@ -168,6 +218,7 @@ where
                     request,
                     scope_error,
                     self.on_rejection.clone(),
+                    decision.clone(),
                 )
             }
         }

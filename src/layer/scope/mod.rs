@@ -178,6 +178,8 @@ where
         match checked {
             Ok(()) => ResponseFuture::inner(self.inner.call(request)),
             Err(error) => {
+                #[cfg(feature = "metrics")]
+                crate::metrics::scope_rejected(error.kind());
                 ResponseFuture::rejected(reject(&self.on_rejection, error, request.headers()))
             }
         }

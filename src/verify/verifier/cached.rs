@@ -32,6 +32,7 @@ impl Verifier {
                 claims: Arc::new(checked.claims),
                 scope_error: checked.scope_error,
                 pending: checked.pending,
+                cache_hit: false,
             });
         }
         let mut out = Outcome::new();
@@ -48,6 +49,7 @@ impl Verifier {
             };
             let key_set = keys.id();
             if let Some(hit) = cache.lookup(token, key_set) {
+                out.cache_hit = true;
                 if let Some(answer) = self.answer_hit(&hit, revocation, &mut out) {
                     return answer;
                 }
@@ -99,6 +101,7 @@ impl Verifier {
         let mut out = Outcome::new();
         let answer = self.keys.with_current(|keys| {
             let hit = self.cache_for(keys)?.lookup(token, keys.id())?;
+            out.cache_hit = true;
             self.answer_hit(&hit, revocation, &mut out)
         })?;
         Some(

@@ -47,6 +47,8 @@ pub(crate) struct Checked<C> {
     pub(crate) claims: C,
     pub(crate) scope_error: Option<AuthError>,
     pub(crate) pending: Option<PendingRevocation>,
+    /// Whether the verified-token cache knew the token (set by the cached paths).
+    pub(crate) cache_hit: bool,
 }
 
 impl Verifier {
@@ -334,6 +336,7 @@ struct Outcome<C> {
     claims: Option<C>,
     scope_error: Option<AuthError>,
     pending: Option<PendingRevocation>,
+    cache_hit: bool,
 }
 
 impl<C> Outcome<C> {
@@ -342,6 +345,7 @@ impl<C> Outcome<C> {
             claims: None,
             scope_error: None,
             pending: None,
+            cache_hit: false,
         }
     }
 
@@ -351,6 +355,7 @@ impl<C> Outcome<C> {
             claims,
             scope_error: self.scope_error,
             pending: self.pending,
+            cache_hit: self.cache_hit,
         }
     }
 }

@@ -1,0 +1,93 @@
+//! What the layer decided about a request, told to `tracing` and, with the `metrics` feature,
+//! to the `metrics` recorder.
+//!
+//! Each request gets one DEBUG span, `decision` with the target `tower_jwt_auth::decision`,
+//! from the layer receiving it to its decision (the waits for the revocation hook or fetched
+//! keys included, the inner service not), with the fields:
+//!
+//! - `outcome`: `accepted`, `rejected` or `anonymous` (no credential, optional layer);
+//! - `reason`: for a rejection, [`ErrorKind::as_str`](crate::ErrorKind::as_str) of its kind;
+//! - `cache`: `hit` or `miss` when the verified-token cache was asked.
+//!
+//! DEBUG, like tower-http's `TraceLayer` spans: a service at INFO pays one comparison per request
+//! for it and logs nothing per request, while `RUST_LOG=tower_jwt_auth::decision=debug` shows
+//! every decision. What a service at INFO or WARN must see is logged at WARN where it happens:
+//! the revocation hook failing, fetched keys unavailable. Nothing of the token is ever
+//! recorded: a bad token is described by its kind only.
+
+use tracing::Span;
+use tracing::field::Empty;
+
+use crate::verify::error::AuthError;
+
+/// One request's decision: its span, and when it started (for the `metrics` histogram).
+#[derive(Clone)]
+pub(crate) struct Decision {
+    span: Span,
+    #[cfg(feature = "metrics")]
+    started: std::time::Instant,
+}
+
+impl Decision {
+    /// Opens the decision of a request that just reached the layer.
+    #[inline]
+    pub(crate) fn start() -> Self {
+        Self {
+            span: tracing::debug_span!(
+                target: "tower_jwt_auth::decision",
+                "decision",
+                outcome = Empty,
+                reason = Empty,
+                cache = Empty,
+            ),
+            #[cfg(feature = "metrics")]
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// The span the decision is made in.
+    pub(crate) fn span(&self) -> &Span {
+        &self.span
+    }
+
+    /// The verified-token cache knew the token (`hit`) or not.
+    pub(crate) fn cache(&self, hit: bool) {
+        self.span.record("cache", if hit { "hit" } else { "miss" });
+        #[cfg(feature = "metrics")]
+        crate::metrics::cache(hit);
+    }
+
+    /// The request goes on with its claims.
+    pub(crate) fn accepted(&self) {
+        self.span.record("outcome", "accepted");
+        #[cfg(feature = "metrics")]
+        {
+            crate::metrics::accepted();
+            crate::metrics::verify_time(self.started.elapsed());
+        }
+    }
+
+    /// The request carried no credential and goes on without claims (optional layer).
+    pub(crate) fn anonymous(&self) {
+        self.span.record("outcome", "anonymous");
+        #[cfg(feature = "metrics")]
+        crate::metrics::anonymous();
+    }
+
+    /// The request is refused for `error`; `token_read` when a token got as far as the
+    /// verifier (the histogram times only those).
+    pub(crate) fn rejected(&self, error: &AuthError, token_read: bool) {
+        let kind = error.kind();
+        self.span.record("outcome", "rejected");
+        self.span.record("reason", kind.as_str());
+        #[cfg(feature = "metrics")]
+        {
+            crate::metrics::rejected(kind);
+            if token_read {
+                crate::metrics::verify_time(self.started.elapsed());
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = token_read;
+    }
+}
