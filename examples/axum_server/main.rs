@@ -37,9 +37,9 @@
 mod app;
 #[path = "../common/demo.rs"]
 mod demo;
+mod metrics;
 #[path = "openapi.rs"]
 mod openapi;
-mod metrics;
 
 use axum::extract::Request;
 use axum::middleware::{self, Next};
