@@ -154,7 +154,8 @@ fn main() -> Result<(), Error> {
     // Tokens every variant must refuse (the script checks each one answers non-2xx): same keys,
     // one rule broken at a time.
     let base = serde_json::to_value(&claims)?;
-    let broken: [(&str, fn(&mut serde_json::Value)); 4] = [
+    type Edit = fn(&mut serde_json::Value);
+    let broken: [(&str, Edit); 4] = [
         ("bad-iss", |c| c["iss"] = "https://evil.example".into()),
         ("bad-aud", |c| c["aud"] = "another-api".into()),
         ("expired", |c| c["exp"] = 1_000_000_000.into()),

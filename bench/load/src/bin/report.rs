@@ -244,7 +244,7 @@ fn load_section(dir: &Path, machine: &BTreeMap<String, String>, out: &mut String
         let s = &sums[v.as_str()];
         let _ = writeln!(
             out,
-            "| {v} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {v} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} |",
             if v.starts_with("bare-") {
                 "–"
             } else {
@@ -260,7 +260,8 @@ fn load_section(dir: &Path, machine: &BTreeMap<String, String>, out: &mut String
                 .collect::<Vec<_>>()
                 .join(" "),
             fmt(s.cpu_pct, 0),
-            format!("{} / {}", fmt(s.neighbours, 0), fmt(s.neighbours1, 0)),
+            fmt(s.neighbours, 0),
+            fmt(s.neighbours1, 0),
             fmt(s.hwm, 0),
             s.bad,
         );
