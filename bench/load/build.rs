@@ -1,28 +1,32 @@
-//! Detects whether the crate under test has the opt-in verified-token cache
-//! (`JwtAuthLayer::cache_verified_tokens`), and sets `cfg(has_token_cache)` when it does, so
-//! that the `ours-es256-cache` variant is built exactly when the method exists.
+//! Detects what the crate under test (`../..`) offers, so that the bench builds against it
+//! before and after a feature lands:
+//!
+//! - `cfg(has_aws_lc)`: its Cargo.toml has an `aws-lc` feature (the aws-lc-rs signature
+//!   backend). The `awslc-ours-*` variants are then served by `server-awslc`
+//!   (bench/load/ours-aws-lc, built by run.sh only in that case); `report` says why they are
+//!   missing when the cfg is unset. run.sh makes the same test (`has_aws_lc` in machine.txt).
 
-use std::path::Path;
-
-fn scan(dir: &Path, needle: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    entries.flatten().any(|entry| {
-        let path = entry.path();
-        if path.is_dir() {
-            scan(&path, needle)
-        } else {
-            path.extension().is_some_and(|e| e == "rs")
-                && std::fs::read_to_string(&path).is_ok_and(|text| text.contains(needle))
+/// Whether the `[features]` table of the manifest `text` has a line `aws-lc = ...`.
+fn has_feature(text: &str, feature: &str) -> bool {
+    let mut in_features = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_features = line == "[features]";
+        } else if in_features
+            && let Some(rest) = line.strip_prefix(feature)
+            && rest.trim_start().starts_with('=')
+        {
+            return true;
         }
-    })
+    }
+    false
 }
 
 fn main() {
-    println!("cargo::rustc-check-cfg=cfg(has_token_cache)");
-    println!("cargo::rerun-if-changed=../../src");
-    if scan(Path::new("../../src"), "fn cache_verified_tokens(") {
-        println!("cargo::rustc-cfg=has_token_cache");
+    println!("cargo::rustc-check-cfg=cfg(has_aws_lc)");
+    println!("cargo::rerun-if-changed=../../Cargo.toml");
+    let manifest = std::fs::read_to_string("../../Cargo.toml").unwrap_or_default();
+    if has_feature(&manifest, "aws-lc") {
+        println!("cargo::rustc-cfg=has_aws_lc");
     }
 }

@@ -5,10 +5,27 @@
 #   QUICK=1 bench/load/run.sh    # smoke run: 1 round, 2 s per measurement
 #
 # Knobs (environment): ROUNDS, LOGIN_ROUNDS, DURATION (s), WARMUP (s), CONNS (wrk connections for GET /me),
-# LOGIN_CONNS, VARIANTS (space-separated subset), SKIP_LOGIN=1, SKIP_LOAD=1,
-# CARGO_TARGET_DIR (default bench/load/target), OUT (results directory), BENCH_NICE (e.g. -10:
-# run servers and load generators at that niceness, to win the CPU from other work on a shared
-# machine; default: not changed).
+# LOGIN_CONNS, VARIANTS (space-separated list, replaces the default list below), EXTRA_VARIANTS
+# (appended to it, e.g. the opt-in peers), SKIP_LOGIN=1 (skip the login benchmarks: POST /login,
+# /me during a login storm; the GET /me comparison alone), SKIP_LOAD=1 (the login benchmarks
+# alone), CARGO_TARGET_DIR (default bench/load/target), OUT (results directory), BENCH_NICE
+# (e.g. -10: run servers and load generators at that niceness, to win the CPU from other work on
+# a shared machine; default: not changed).
+#
+# Variants (GET /me; one server process each, pinned to CPU 0, one tokio worker):
+#   bare-axum08, bare-axum07            no authentication: the baselines (axum 0.8, 0.7)
+#   ours-{hs256,es256,rs256,eddsa}      JwtAuthLayer, the crate's default (RustCrypto) backend,
+#                                       cache_verified_tokens(0); `-cache`: (1024)
+#   ours-remote-{es256,rs256,eddsa}     the same, keys through RemoteKeys from a loopback JWKS
+#   awslc-ours-*                        any ours-* above, built with the crate's `aws-lc` feature
+#                                       (bench/load/ours-aws-lc; only when the crate has it)
+#   jwt-awslc-{hs256,es256,rs256,eddsa} a 30-line layer around jsonwebtoken::decode, aws-lc-rs
+#                                       backend (bench/load/jwt-aws-lc)
+#   axum-jwt-auth-*, oauth2rs-*, jwt-authorizer-* (hs256, es256), tower-http-bearer: other peers
+# Opt-in (not in the default list, add them with EXTRA_VARIANTS): tower-http-bearer (a static
+# string compare, no JWT), axum-jwt-auth-es256 and oauth2rs-es256 (jsonwebtoken's RustCrypto
+# ES256, as ours-es256), awslc-ours-*-cache (a cache hit skips the signature: the backend does
+# not matter), ours-remote-{rs256,eddsa}[-cache], awslc-ours-remote-*.
 #
 # Everything targets 127.0.0.1 only; every wrk run is bounded by -d. Each server variant runs in
 # its own process, started and stopped by this script; nothing is left running.
@@ -27,7 +44,15 @@ else
 fi
 CONNS=${CONNS:-32}
 LOGIN_CONNS=${LOGIN_CONNS:-8}
-VARIANTS=${VARIANTS:-"bare-axum08 ours-hs256 ours-hs256-cache ours-es256 ours-es256-cache axum-jwt-auth-hs256 axum-jwt-auth-es256 oauth2rs-hs256 oauth2rs-es256 tower-http-bearer bare-axum07 jwt-authorizer-hs256 jwt-authorizer-es256"}
+DEFAULT_VARIANTS="bare-axum08
+  ours-hs256 ours-hs256-cache ours-es256 ours-es256-cache
+  ours-rs256 ours-rs256-cache ours-eddsa ours-eddsa-cache
+  ours-remote-es256 ours-remote-es256-cache
+  awslc-ours-hs256 awslc-ours-es256 awslc-ours-rs256 awslc-ours-eddsa
+  jwt-awslc-hs256 jwt-awslc-es256 jwt-awslc-rs256 jwt-awslc-eddsa
+  axum-jwt-auth-hs256 oauth2rs-hs256
+  bare-axum07 jwt-authorizer-hs256 jwt-authorizer-es256"
+VARIANTS=$(echo ${VARIANTS:-$DEFAULT_VARIANTS} ${EXTRA_VARIANTS:-})
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HERE/target}
 OUT=${OUT:-$HERE/results/$(date -u +%Y%m%dT%H%M%SZ)}
 BIN=$CARGO_TARGET_DIR/release
@@ -54,13 +79,31 @@ fi
 command -v cargo >/dev/null || { echo "cargo is required (rustup)" >&2; exit 1; }
 
 # --- build -------------------------------------------------------------------------------------
+wants() { [[ " $VARIANTS " == *" $1"* ]]; } # wants PREFIX: a variant of VARIANTS starts with it
+# The crate's `aws-lc` feature (a line `aws-lc = ...` in the [features] table of its Cargo.toml;
+# build.rs makes the same test for the report).
+HAS_AWS_LC=0
+awk '/^\[/{f=($0=="[features]")} f&&/^aws-lc[ \t]*=/{found=1} END{exit !found}' "$ROOT/Cargo.toml" &&
+  HAS_AWS_LC=1
+
 log "building the bench workspace (release) into $CARGO_TARGET_DIR"
 build_start=$(date +%s)
 cargo build --release --quiet --manifest-path "$HERE/Cargo.toml" --bins
+# Two small workspaces of their own, in the same target dir (their binaries have other names):
+# the jsonwebtoken + aws-lc-rs peer, and ours with the crate's aws-lc backend.
+if wants jwt-awslc-; then
+  log "building the jsonwebtoken + aws-lc-rs peer (bench/load/jwt-aws-lc)"
+  cargo build --release --quiet --manifest-path "$HERE/jwt-aws-lc/Cargo.toml"
+fi
+if wants awslc-ours-; then
+  if ((HAS_AWS_LC)); then
+    log "building ours with the crate's aws-lc feature (bench/load/ours-aws-lc)"
+    cargo build --release --quiet --manifest-path "$HERE/ours-aws-lc/Cargo.toml"
+  else
+    log "the crate has no aws-lc feature ($ROOT/Cargo.toml): the awslc-ours-* variants are skipped"
+  fi
+fi
 BUILD_SECS=$(($(date +%s) - build_start))
-# The cache variant exists only when the crate has JwtAuthLayer::cache_verified_tokens.
-HAS_CACHE=0
-grep -rqs "fn cache_verified_tokens(" "$ROOT/src" && HAS_CACHE=1
 
 mkdir -p "$OUT"
 KEYS=$OUT/keys
@@ -82,7 +125,8 @@ export BENCH_KEYS=$KEYS
   echo "warmup_s=$WARMUP"
   echo "conns=$CONNS"
   echo "login_conns=$LOGIN_CONNS"
-  echo "has_token_cache=$HAS_CACHE"
+  echo "has_aws_lc=$HAS_AWS_LC"
+  echo "variants=$VARIANTS"
   echo "git_head=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "git_uncommitted_src=$(git -C "$ROOT" status --porcelain -- src 2>/dev/null | awk '{print $2}' | tr '\n' ' ')"
   echo "mint=$(cat "$OUT/mint.txt")"
@@ -169,8 +213,23 @@ wrk_run() {
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
 # --- item 3: the load comparison -----------------------------------------------------------------
-token_for() { case $1 in *es256*) echo es256 ;; *) echo hs256 ;; esac; }
-binary_for() { case $1 in bare-axum07 | jwt-authorizer-*) echo server07 ;; *) echo server ;; esac; }
+# The token (and key files) of a variant: by the algorithm its name ends with, before `-cache`.
+token_for() {
+  case ${1%-cache} in
+    *es256) echo es256 ;;
+    *rs256) echo rs256 ;;
+    *eddsa) echo eddsa ;;
+    *) echo hs256 ;;
+  esac
+}
+binary_for() {
+  case $1 in
+    bare-axum07 | jwt-authorizer-*) echo server07 ;;
+    awslc-ours-*) echo server-awslc ;;
+    jwt-awslc-*) echo jwt-awslc ;;
+    *) echo server ;;
+  esac
+}
 
 run_load() {
   local results=$OUT/load.tsv checks=$OUT/checks.tsv
@@ -179,14 +238,14 @@ run_load() {
   local round variant port alg token bin result
   for ((round = 1; round <= ROUNDS; round++)); do
     for variant in $VARIANTS; do
-      if [[ $variant == ours-*-cache && $HAS_CACHE == 0 ]]; then
-        ((round == 1)) && log "skip $variant: JwtAuthLayer::cache_verified_tokens does not exist in $ROOT/src"
+      bin=$(binary_for "$variant")
+      if [[ $bin == server-awslc ]] && ((!HAS_AWS_LC)); then
+        ((round == 1)) && log "skip $variant: the crate has no aws-lc feature"
         continue
       fi
       port=$(next_port)
       alg=$(token_for "$variant")
       token=$(cat "$KEYS/$alg.token")
-      bin=$(binary_for "$variant")
       if ! start_server "$port" "${SERVER_PIN[@]}" "$BIN/$bin" "$variant"; then
         log "round $round $variant: server failed to start (see $OUT/servers.log)"
         stop_server

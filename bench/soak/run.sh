@@ -7,11 +7,13 @@
 #
 # What it does:
 #   1. builds the server at the repository root:
-#        cargo build --release --example axum_server --features axum,login,sqlite,openapi,metrics
+#        cargo build --release --example axum_server --features $SERVER_FEATURES
+#      (SERVER_FEATURES below: the example's required features by default)
 #      and the load driver in bench/load (its own workspace):
 #        cargo build --release --bin soak   (bench/load/src/bin/soak.rs)
 #   2. starts the server on 127.0.0.1:$PORT (HS256, JWT_ISSUER/JWT_AUDIENCE set, the demo
-#      account with a random password), stderr to $OUT/server.log;
+#      account with a random password, DATABASE_URL a fresh SQLite file in a temporary
+#      directory, removed at the end), stderr to $OUT/server.log;
 #   3. runs the driver: CONCURRENCY requests in flight (LOGIN_CONCURRENCY of them logins; the
 #      others paced at FAST_RATE requests/s), the mix documented at the top of soak.rs
 #      (valid tokens from /login on /me and /admin, forged
@@ -19,7 +21,9 @@
 #      /login edge cases, cut-off and non-HTTP connections), sampling VmRSS and the open fds of
 #      the server every second;
 #   4. stops the server with SIGTERM (it must exit 0 within 10 s) and prints the report, also
-#      written to $OUT/soak.md, $OUT/soak.json and $OUT/samples.csv.
+#      written to $OUT/soak.md, $OUT/soak.json and $OUT/samples.csv, ending with the memory
+#      summary: peak RSS under load (the largest VmRSS sampled, and VmHWM) and the RSS after
+#      the whole load (600 s by default), from samples.csv.
 #
 # Exit status 0 only when every target holds: no 5xx, no accepted forgery (a forged token
 # answered 2xx or 403), no accepted rule-breaking token, no unexpected status, no transport
@@ -27,7 +31,8 @@
 # at warm-up, open fds once idle again no more than before the load (and under load at most
 # 3 × CONCURRENCY above that), the server alive throughout and shut down cleanly.
 #
-# Knobs (environment): PORT (3900), CONCURRENCY (32), LOGIN_CONCURRENCY (4), FAST_RATE
+# Knobs (environment): SERVER_FEATURES (cargo features of the example, default
+# axum,login,sqlite,openapi,metrics: the example's required features), PORT (3900), CONCURRENCY (32), LOGIN_CONCURRENCY (4), FAST_RATE
 # (requests/s of the non-login lane, default 4000; 0 = as fast as it goes, which starves the
 # argon2 workers: they run at nice 19 by design), WARMUP (s),
 # RSS_TOLERANCE_PCT (10), OUT (default bench/soak/results/<UTC time>), SERVER_LOG (RUST_LOG of
@@ -43,6 +48,9 @@
 #
 # The login timing benchmark is separate: bench/login_timing.sh.
 set -euo pipefail
+
+# The example's cargo features: one place to extend (e.g. "axum,login,sqlite,openapi,metrics").
+SERVER_FEATURES=${SERVER_FEATURES:-axum,login,sqlite,openapi,metrics}
 
 DURATION=${1:-600}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -78,7 +86,7 @@ SERVER_BIN=$ROOT_TARGET/release/examples/axum_server
 DRIVER_BIN=$LOAD_TARGET/release/soak
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   log "building the example server (release) at the repository root"
-  (cd "$ROOT" && nice -n "$NICE_BUILD" cargo build --release --quiet --example axum_server --features axum,login,sqlite,openapi,metrics)
+  (cd "$ROOT" && nice -n "$NICE_BUILD" cargo build --release --quiet --example axum_server --features "$SERVER_FEATURES")
   log "building the soak driver (release) in bench/load"
   (cd "$LOAD" && CARGO_TARGET_DIR=$LOAD_TARGET nice -n "$NICE_BUILD" cargo build --release --quiet --bin soak)
 fi
@@ -98,7 +106,10 @@ export BIND_ADDR=$ADDR
 export DEMO_USER=demo
 export DEMO_PASSWORD=$(rand 24 24)
 export LOGIN_RATE_PER_MINUTE=${LOGIN_RATE_PER_MINUTE:-0}
-unset JWT_PRIVATE_KEY_FILE DEMO_SCOPES
+# Users, sessions and revocations: a fresh SQLite file (the example creates it), removed at exit.
+DB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/soak-db.XXXXXX")
+export DATABASE_URL=sqlite://$DB_DIR/soak.db
+unset JWT_PRIVATE_KEY_FILE DEMO_SCOPES REDIS_URL
 
 SERVER_PID=
 cleanup() {
@@ -107,6 +118,7 @@ cleanup() {
     sleep 2
     kill -0 "$SERVER_PID" 2>/dev/null && kill -KILL "$SERVER_PID" 2>/dev/null || true
   fi
+  rm -rf "$DB_DIR"
 }
 trap cleanup EXIT
 
@@ -132,6 +144,7 @@ sleep 1
   echo "server_binary_built=$(date -u -r "$SERVER_BIN" +%Y-%m-%dT%H:%M:%SZ)"
   echo "duration_s=$DURATION warmup_s=$WARMUP concurrency=$CONCURRENCY login_concurrency=$LOGIN_CONCURRENCY fast_rate=$FAST_RATE"
   echo "login_rate_per_minute=$LOGIN_RATE_PER_MINUTE server_rust_log=${SERVER_LOG:-warn}"
+  echo "server_features=$SERVER_FEATURES database=sqlite (temporary file)"
   echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/machine.txt"
 
@@ -163,7 +176,29 @@ SERVER_PID=
 echo "server_shutdown_clean=$SHUTDOWN_OK" >>"$OUT/machine.txt"
 printf '\nServer shutdown on SIGTERM: %s.\n' "$([[ $SHUTDOWN_OK == 1 ]] && echo clean || echo '**NOT CLEAN**')" >>"$OUT/soak.md"
 
+# --- memory summary ------------------------------------------------------------------------------
+# From samples.csv (t_s,rss_kib,hwm_kib,...: one line a second, all taken under load) and the
+# idle sample after it (soak.json).
+if [[ -s "$OUT/samples.csv" ]]; then
+  IDLE_AFTER=$(sed -n 's/.*"rss_idle_after_kib": *\([0-9]*\).*/\1/p' "$OUT/soak.json" 2>/dev/null | head -1)
+  awk -F, -v idle="${IDLE_AFTER:-}" -v dur="$DURATION" '
+    NR == 1 { next }
+    { n++; if ($2 > peak) { peak = $2; peak_t = $1 } ; hwm = $3; last = $2; last_t = $1 }
+    END {
+      if (!n) exit
+      mib = 1024
+      printf "\n## Memory\n\n"
+      printf "| measure | KiB | MiB |\n|---|---:|---:|\n"
+      printf "| peak RSS under load (largest VmRSS sampled, at %.0f s) | %d | %.1f |\n", peak_t, peak, peak / mib
+      printf "| peak RSS of the process (VmHWM, end of the load) | %d | %.1f |\n", hwm, hwm / mib
+      printf "| RSS after %.0f s of load (last sample; %s s asked) | %d | %.1f |\n", last_t, dur, last, last / mib
+      if (idle != "") printf "| RSS idle after the load (connections closed, 3 s later) | %d | %.1f |\n", idle, idle / mib
+    }' "$OUT/samples.csv" >"$OUT/memory.md"
+  cat "$OUT/memory.md" >>"$OUT/soak.md"
+fi
+
 cat "$OUT/machine.txt"
+[[ -s "$OUT/memory.md" ]] && cat "$OUT/memory.md"
 echo "server shutdown on SIGTERM: $([[ $SHUTDOWN_OK == 1 ]] && echo clean || echo 'NOT CLEAN')"
 if ((DRIVER_RC != 0 || SHUTDOWN_OK != 1)); then
   log "SOAK FAILED (driver exit $DRIVER_RC, clean shutdown $SHUTDOWN_OK); results in $OUT"

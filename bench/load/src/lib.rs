@@ -16,6 +16,10 @@ pub const AUDIENCE: &str = "bench-api";
 pub const KID_HS256: &str = "bench-hs256";
 /// `kid` of the ES256 key.
 pub const KID_ES256: &str = "bench-es256";
+/// `kid` of the RS256 key (2048-bit RSA).
+pub const KID_RS256: &str = "bench-rs256";
+/// `kid` of the EdDSA key (Ed25519).
+pub const KID_EDDSA: &str = "bench-eddsa";
 
 /// The claims of the benchmark token (for the peers that need a user type).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -40,7 +44,8 @@ impl KeyDir {
         ))
     }
 
-    fn read(&self, name: &str) -> String {
+    /// The text of file `name`, without trailing white space; panics when it cannot be read.
+    pub fn read(&self, name: &str) -> String {
         let path = self.0.join(name);
         std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
@@ -63,6 +68,18 @@ impl KeyDir {
     /// A JWKS holding the ES256 public key.
     pub fn es256_jwks(&self) -> String {
         self.read("es256.jwks.json")
+    }
+    /// The public key (SPKI PEM) of `alg`: `es256`, `rs256` or `eddsa`.
+    pub fn public_pem(&self, alg: &str) -> String {
+        self.read(&format!("{alg}.pub.pem"))
+    }
+    /// A JWKS holding the key of `alg` (`hs256`: the secret as an `oct` JWK).
+    pub fn jwks(&self, alg: &str) -> String {
+        self.read(&format!("{alg}.jwks.json"))
+    }
+    /// The benchmark token signed with `alg`.
+    pub fn token(&self, alg: &str) -> String {
+        self.read(&format!("{alg}.token"))
     }
     /// The HS256 token.
     pub fn hs256_token(&self) -> String {

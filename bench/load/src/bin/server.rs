@@ -7,13 +7,15 @@
 //! | variant | `/me` |
 //! |---|---|
 //! | `bare-axum08` | no authentication |
-//! | `ours-hs256` | `JwtAuthLayer`, HS256 |
-//! | `ours-es256` | `JwtAuthLayer`, ES256 |
-//! | `ours-es256-cache` | `JwtAuthLayer`, ES256, `cache_verified_tokens(1024)` (when the crate has it) |
-//! | `ours-hs256-cache` | `JwtAuthLayer`, HS256, `cache_verified_tokens(1024)` (when the crate has it) |
+//! | `ours-{hs256,es256,rs256,eddsa}` | `JwtAuthLayer`, `cache_verified_tokens(0)` |
+//! | `ours-{hs256,es256,rs256,eddsa}-cache` | `JwtAuthLayer`, `cache_verified_tokens(1024)` |
+//! | `ours-remote-{es256,rs256,eddsa}[-cache]` | the same, keys through `RemoteKeys` from a loopback JWKS |
 //! | `axum-jwt-auth-hs256`, `axum-jwt-auth-es256` | axum-jwt-auth 0.7 `Claims` extractor |
 //! | `oauth2rs-hs256`, `oauth2rs-es256` | tower-oauth2-resource-server 0.12, static JWKS |
 //! | `tower-http-bearer` | tower-http 0.7 `ValidateRequestHeaderLayer::bearer` (static string compare) |
+//!
+//! The `ours-*` variants are in `src/ours.rs`, shared with `server-awslc` (bench/load/ours-aws-lc),
+//! which serves them as `awslc-ours-*` with the crate's `aws-lc` backend.
 //!
 //! Every handler takes the library's verified claims, where the library hands them out, and
 //! answers the same two-byte body.
@@ -23,36 +25,16 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use axum::routing::get;
 use axum::{Extension, Router};
-use tower_jwt_auth::axum::JwtClaims;
-use tower_jwt_auth::{Algorithm, DecodingKey, JwtAuthLayer};
-use tower_jwt_auth_load::{
-    AUDIENCE, BenchClaims, ISSUER, KID_ES256, KID_HS256, KeyDir, bind_addr, runtime,
-};
+use tower_jwt_auth_load as bench;
+use tower_jwt_auth_load::{AUDIENCE, BenchClaims, ISSUER, KeyDir, bind_addr, runtime};
+
+#[path = "../ours.rs"]
+mod ours;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 async fn health() -> &'static str {
     "ok"
-}
-
-fn ours(keys: &KeyDir, es256: bool) -> Result<JwtAuthLayer, Error> {
-    let key = if es256 {
-        DecodingKey::from_pem(Algorithm::ES256, &keys.es256_public_pem())?.with_kid(KID_ES256)
-    } else {
-        DecodingKey::from_secret(Algorithm::HS256, keys.hs256_secret().as_bytes())?
-            .with_kid(KID_HS256)
-    };
-    Ok(JwtAuthLayer::new(key).issuer(ISSUER).audience(AUDIENCE))
-}
-
-#[cfg(has_token_cache)]
-fn with_cache(layer: JwtAuthLayer) -> Result<JwtAuthLayer, Error> {
-    Ok(layer.cache_verified_tokens(1024))
-}
-
-#[cfg(not(has_token_cache))]
-fn with_cache(_layer: JwtAuthLayer) -> Result<JwtAuthLayer, Error> {
-    Err("this build of tower-jwt-auth has no `JwtAuthLayer::cache_verified_tokens`".into())
 }
 
 // --- axum-jwt-auth 0.7: an extractor reading a `Decoder` from the state.
@@ -133,21 +115,11 @@ async fn oauth2rs_router(keys: &KeyDir, es256: bool) -> Result<Router, Error> {
 }
 
 async fn build(variant: &str, keys: &KeyDir) -> Result<Router, Error> {
-    let me_ours = || get(|JwtClaims(_claims): JwtClaims| async { "ok" });
-    let protected = |layer: JwtAuthLayer| {
-        Router::new()
-            .route("/me", me_ours())
-            .layer(layer)
-            .route("/health", get(health))
-    };
     Ok(match variant {
         "bare-axum08" => Router::new()
             .route("/me", get(|| async { "ok" }))
             .route("/health", get(health)),
-        "ours-hs256" => protected(ours(keys, false)?),
-        "ours-es256" => protected(ours(keys, true)?),
-        "ours-es256-cache" => protected(with_cache(ours(keys, true)?)?),
-        "ours-hs256-cache" => protected(with_cache(ours(keys, false)?)?),
+        ours if ours.starts_with("ours-") => ours::router(ours, keys).await?,
         "axum-jwt-auth-hs256" => axum_jwt_auth_router(keys, false)?,
         "axum-jwt-auth-es256" => axum_jwt_auth_router(keys, true)?,
         "oauth2rs-hs256" => oauth2rs_router(keys, false).await?,
