@@ -84,6 +84,11 @@ thread_local! {
 /// HMAC secret, RFC 8725 §2.1) impossible by construction: a token's `alg` must equal its key's.
 /// Key material is prepared once (HMAC states keyed, points and moduli parsed and checked), so
 /// the request path does no key set-up.
+///
+/// With the feature `aws-lc`, RSA, ECDSA and Ed25519 keys are checked as above, then prepared
+/// once for aws-lc-rs, which verifies their signatures with the same verdicts as the default
+/// RustCrypto path; a key aws-lc-rs refused would be a [`ConfigError::InvalidKey`], though no key
+/// that passes the checks above is known to be.
 #[derive(Clone)]
 pub struct DecodingKey {
     pub(super) alg: Algorithm,
