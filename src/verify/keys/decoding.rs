@@ -19,6 +19,9 @@ use super::{Jwk, roca};
 /// HMAC keys hold the keyed state (inner and outer pads already absorbed), so a verification
 /// clones a small struct instead of re-keying; public keys hold the parsed, validated point or
 /// modulus.
+///
+/// Every key is first parsed and checked by the RustCrypto crates; with the feature `aws-lc`,
+/// public keys are then handed to aws-lc-rs once ([`Verifier::into_backend`]) and verify there.
 #[derive(Clone)]
 enum Verifier {
     Hs256(Hmac<Sha256>),
@@ -29,6 +32,45 @@ enum Verifier {
     Es384(p384::ecdsa::VerifyingKey),
     Es512(Box<p521::ecdsa::VerifyingKey>),
     EdDsa(ed25519_dalek::VerifyingKey),
+    #[cfg(feature = "aws-lc")]
+    AwsLc(super::aws_lc::Prepared),
+}
+
+impl Verifier {
+    /// The backend's form of this key: the RustCrypto state itself, or with the feature
+    /// `aws-lc` the public key handed to aws-lc-rs.
+    #[cfg(not(feature = "aws-lc"))]
+    #[allow(clippy::unnecessary_wraps)] // the same signature as the aws-lc version
+    fn into_backend(self, _alg: Algorithm) -> Result<Self, ConfigError> {
+        Ok(self)
+    }
+
+    /// The backend's form of this key: the RustCrypto state itself, or with the feature
+    /// `aws-lc` the public key handed to aws-lc-rs.
+    #[cfg(feature = "aws-lc")]
+    fn into_backend(self, alg: Algorithm) -> Result<Self, ConfigError> {
+        use super::aws_lc::Prepared;
+        #[cfg(test)]
+        if RUSTCRYPTO_ONLY.with(std::cell::Cell::get) {
+            return Ok(self);
+        }
+        let prepared = match &self {
+            Self::Rsa(key) => Prepared::rsa(alg, &key.n_bytes(), &key.e_bytes())?,
+            Self::Es256(key) => Prepared::ecdsa(alg, key.to_sec1_point(false).as_bytes())?,
+            Self::Es384(key) => Prepared::ecdsa(alg, key.to_sec1_point(false).as_bytes())?,
+            Self::Es512(key) => Prepared::ecdsa(alg, key.to_sec1_point(false).as_bytes())?,
+            Self::EdDsa(key) => Prepared::ed25519(key.as_bytes())?,
+            Self::Hs256(_) | Self::Hs384(_) | Self::Hs512(_) | Self::AwsLc(_) => return Ok(self),
+        };
+        Ok(Self::AwsLc(prepared))
+    }
+}
+
+#[cfg(all(test, feature = "aws-lc"))]
+thread_local! {
+    /// Set by the differential tests of the backends: keys made on this thread while it is set
+    /// stay on the RustCrypto path.
+    pub(super) static RUSTCRYPTO_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// A key that verifies signatures of exactly one [`Algorithm`].
@@ -42,6 +84,11 @@ enum Verifier {
 /// HMAC secret, RFC 8725 §2.1) impossible by construction: a token's `alg` must equal its key's.
 /// Key material is prepared once (HMAC states keyed, points and moduli parsed and checked), so
 /// the request path does no key set-up.
+///
+/// With the feature `aws-lc`, RSA, ECDSA and Ed25519 keys are checked as above, then prepared
+/// once for aws-lc-rs, which verifies their signatures with the same verdicts as the default
+/// RustCrypto path; a key aws-lc-rs refused would be a [`ConfigError::InvalidKey`], though no key
+/// that passes the checks above is known to be.
 #[derive(Clone)]
 pub struct DecodingKey {
     pub(super) alg: Algorithm,
@@ -82,7 +129,7 @@ impl DecodingKey {
             Algorithm::HS384 => Verifier::Hs384(Hmac::new_from_slice(secret).map_err(invalid)?),
             _ => Verifier::Hs512(Hmac::new_from_slice(secret).map_err(invalid)?),
         };
-        Ok(Self::with_verifier(alg, verifier))
+        Self::with_verifier(alg, verifier)
     }
 
     /// A public key from PEM text: `PUBLIC KEY` (SPKI), `RSA PUBLIC KEY` (PKCS#1), or a private key
@@ -183,7 +230,7 @@ impl DecodingKey {
             )),
             _ => return Err(mismatch(alg, "elliptic-curve point")),
         };
-        Ok(Self::with_verifier(alg, verifier))
+        Self::with_verifier(alg, verifier)
     }
 
     /// An Ed25519 public key from its 32 bytes (as in an OKP JWK's `x`).
@@ -199,7 +246,7 @@ impl DecodingKey {
         if key.is_weak() {
             return Err(ConfigError::InvalidKey("Ed25519 key of small order".into()));
         }
-        Ok(Self::with_verifier(Algorithm::EdDSA, Verifier::EdDsa(key)))
+        Self::with_verifier(Algorithm::EdDSA, Verifier::EdDsa(key))
     }
 
     /// A key from one JWK, checked against the algorithm it will verify.
@@ -252,15 +299,18 @@ impl DecodingKey {
                 .is_ok_and(|sig| key.verify(message, &sig).is_ok()),
             Verifier::EdDsa(key) => EdSignature::from_slice(signature)
                 .is_ok_and(|sig| key.verify_strict(message, &sig).is_ok()),
+            #[cfg(feature = "aws-lc")]
+            Verifier::AwsLc(key) => key.verify(message, signature),
         }
     }
 
-    fn with_verifier(alg: Algorithm, verifier: Verifier) -> Self {
-        Self {
+    /// The key, its start-up checks passed, prepared for the backend that verifies.
+    fn with_verifier(alg: Algorithm, verifier: Verifier) -> Result<Self, ConfigError> {
+        Ok(Self {
             alg,
             kid: None,
-            verifier,
-        }
+            verifier: verifier.into_backend(alg)?,
+        })
     }
 
     fn from_rsa_public_key(alg: Algorithm, key: rsa::PublicKey) -> Result<Self, ConfigError> {
@@ -268,7 +318,7 @@ impl DecodingKey {
             return Err(mismatch(alg, "RSA key"));
         }
         check_rsa(&key.n_bytes(), &key.e_bytes())?;
-        Ok(Self::with_verifier(alg, Verifier::Rsa(Box::new(key))))
+        Self::with_verifier(alg, Verifier::Rsa(Box::new(key)))
     }
 
     fn from_public_key_der(alg: Algorithm, der: &[u8]) -> Result<Self, ConfigError> {
@@ -288,7 +338,7 @@ impl DecodingKey {
             }
             _ => return Err(mismatch(alg, "public key")),
         };
-        Ok(Self::with_verifier(alg, verifier))
+        Self::with_verifier(alg, verifier)
     }
 
     fn from_pkcs8_private_der(alg: Algorithm, der: &[u8]) -> Result<Self, ConfigError> {
@@ -315,7 +365,7 @@ impl DecodingKey {
             }
             _ => return Err(mismatch(alg, "private key")),
         };
-        Ok(Self::with_verifier(alg, verifier))
+        Self::with_verifier(alg, verifier)
     }
 
     fn from_sec1_private_der(alg: Algorithm, der: &[u8]) -> Result<Self, ConfigError> {
@@ -340,7 +390,7 @@ impl DecodingKey {
             )),
             _ => return Err(mismatch(alg, "EC private key")),
         };
-        Ok(Self::with_verifier(alg, verifier))
+        Self::with_verifier(alg, verifier)
     }
 }
 
@@ -415,7 +465,7 @@ fn check_rsa(n: &[u8], e: &[u8]) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+pub(super) fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
     &bytes[start..]
 }

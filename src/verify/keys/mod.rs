@@ -14,8 +14,12 @@
 //! - `set.rs`: [`KeySet`], keys selected by `kid` and `alg`;
 //! - `store.rs`: [`KeyStore`], the lock-free handle that key rotation swaps;
 //! - `jwk.rs`: JWK and JWKS import ([`Jwk`], [`JwkSet`]);
-//! - `roca.rs`: the ROCA fingerprint test for RSA moduli.
+//! - `roca.rs`: the ROCA fingerprint test for RSA moduli;
+//! - `aws_lc.rs` (feature `aws-lc`): public keys handed to aws-lc-rs once, and its verify calls
+//!   held to the RustCrypto path's verdicts.
 
+#[cfg(feature = "aws-lc")]
+mod aws_lc;
 mod decoding;
 mod jwk;
 mod roca;
