@@ -37,7 +37,8 @@
 //!   refused before a token was read (no credential, a malformed one) nor for anonymous ones.
 //! - `tower_jwt_auth_cache_total`: `result` is `hit` (the token was answered from a verdict
 //!   the cache kept) or `miss` (its signature was checked); counted only when the cache is on
-//!   ([`JwtAuthLayer::cache_verified_tokens`](crate::JwtAuthLayer::cache_verified_tokens), or
+//!   (by default for public keys; for shared secrets after
+//!   [`JwtAuthLayer::cache_verified_tokens`](crate::JwtAuthLayer::cache_verified_tokens), or
 //!   the same setting of fetched keys) and the token reached the verifier. A request that
 //!   waited for fetched keys is not counted.
 //! - `tower_jwt_auth_revocation_errors_total`: the same requests as
