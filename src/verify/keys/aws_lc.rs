@@ -38,6 +38,17 @@ pub(super) enum Prepared {
 }
 
 impl Prepared {
+    /// Whether `self` and `other` hold the same public key (their algorithm is compared by the
+    /// caller): the bytes aws-lc-rs parsed each from.
+    pub(super) fn same(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Rsa { key: a, .. }, Self::Rsa { key: b, .. })
+            | (Self::Ecdsa(a), Self::Ecdsa(b))
+            | (Self::Ed25519(a), Self::Ed25519(b)) => a.as_ref() == b.as_ref(),
+            _ => false,
+        }
+    }
+
     /// An RSA key from its big-endian modulus and exponent, for `alg` (RS* or PS*).
     pub(super) fn rsa(alg: Algorithm, n: &[u8], e: &[u8]) -> Result<Self, ConfigError> {
         let params: &'static RsaParameters = match alg {

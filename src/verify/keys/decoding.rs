@@ -536,7 +536,9 @@ impl DecodingKey {
             (Verifier::Es384(a), Verifier::Es384(b)) => a == b,
             (Verifier::Es512(a), Verifier::Es512(b)) => a == b,
             (Verifier::EdDsa(a), Verifier::EdDsa(b)) => a == b,
-            // Different kinds, or prepared states of another backend: not comparable here.
+            #[cfg(feature = "aws-lc")]
+            (Verifier::AwsLc(a), Verifier::AwsLc(b)) => a.same(b),
+            // Different kinds: not the same key.
             _ => false,
         }
     }
