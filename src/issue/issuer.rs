@@ -472,7 +472,7 @@ impl TokenIssuer {
         let mut header = jsonwebtoken::Header::new(to_jsonwebtoken(key.alg));
         header.typ = Some("at+jwt".into());
         header.kid = key.kid.as_deref().map(str::to_owned);
-        let access_token = jsonwebtoken::encode(&header, &claims, &key.encoding)
+        let access_token = encode(&header, &claims, &key.encoding)
             .map_err(|e| IssueError::Signing(e.to_string()))?;
         Ok(IssuedToken {
             access_token,

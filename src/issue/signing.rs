@@ -296,8 +296,39 @@ impl SigningKey {
         claims: &serde_json::Value,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         header.alg = to_jsonwebtoken(self.alg);
-        jsonwebtoken::encode(&header, claims, &self.encoding)
+        encode(&header, claims, &self.encoding)
     }
+}
+
+/// Signs a compact JWS (RFC 7515 §7.1) through jsonwebtoken's RustCrypto provider, named
+/// explicitly, never through its process-wide default.
+///
+/// `jsonwebtoken::encode` signs with the process-wide provider, which jsonwebtoken chooses from
+/// its cargo features only when exactly one backend is on. An application that enables
+/// `jsonwebtoken/aws_lc_rs` for its own use, next to the `rust_crypto` this crate enables,
+/// leaves jsonwebtoken without a default, and `encode` would panic unless the application
+/// installed one; this crate never installs one. Naming the provider keeps issuing working in
+/// such a build, with no process-wide state.
+pub(super) fn encode<T: serde::Serialize + ?Sized>(
+    header: &jsonwebtoken::Header,
+    claims: &T,
+    key: &jsonwebtoken::EncodingKey,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    let provider = &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
+    let signer = (provider.signer_factory)(&header.alg, key)?;
+    if signer.algorithm() != header.alg {
+        return Err(jsonwebtoken::errors::ErrorKind::InvalidAlgorithm.into());
+    }
+    let mut jws = URL_SAFE_NO_PAD.encode(serde_json::to_vec(header)?);
+    jws.push('.');
+    URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims)?, &mut jws);
+    let signature = signer.try_sign(jws.as_bytes())?;
+    jws.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut jws);
+    Ok(jws)
 }
 
 impl fmt::Debug for SigningKey {
