@@ -27,7 +27,9 @@ mod tests;
 use members::*;
 
 pub(crate) use members::Strict;
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use one_pass::read_claims;
+pub(crate) use one_pass::read_claims_into;
 pub(crate) use registered::{AudienceMatch, Header, RegisteredClaims};
 
 const DUPLICATE: &str = "tjwt-duplicate-member";

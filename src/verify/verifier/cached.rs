@@ -26,16 +26,12 @@ impl Verifier {
         C: DeserializeOwned + Send + Sync + 'static,
     {
         let text = || std::str::from_utf8(token).map_err(|_| ErrorKind::MalformedToken);
-        if !self.caches() {
-            let checked = self.check::<C>(text()?, revocation)?;
-            return Ok(Checked {
-                claims: Arc::new(checked.claims),
-                scope_error: checked.scope_error,
-                pending: checked.pending,
-                cache_hit: false,
-            });
-        }
         let mut out = Outcome::new();
+        if !self.caches() {
+            self.check_into::<C>(text()?, revocation, &mut out)?;
+            let claims = Arc::new(out.claims.take().ok_or(ErrorKind::InvalidClaims)?);
+            return Ok(out.checked(claims));
+        }
         let claims = self.keys.with_current(|keys| {
             let Some(cache) = self.cache_for(keys) else {
                 // The keys were replaced by shared secrets since `caches` answered.

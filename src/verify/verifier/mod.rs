@@ -233,10 +233,12 @@ impl Verifier {
     ///
     /// An [`AuthError`] whose [`kind`](AuthError::kind) says which rule failed.
     pub fn verify<C: DeserializeOwned>(&self, token: &str) -> Result<C, AuthError> {
-        let checked = self.check::<C>(token, None)?;
-        match checked.scope_error {
-            Some(err) => Err(err),
-            None => Ok(checked.claims),
+        let mut out = Outcome::new();
+        self.check_into::<C>(token, None, &mut out)?;
+        match (out.scope_error, out.claims) {
+            (Some(err), _) => Err(err),
+            (None, Some(claims)) => Ok(claims),
+            (None, None) => Err(ErrorKind::InvalidClaims.into()),
         }
     }
 
@@ -265,14 +267,28 @@ impl Verifier {
             .map_or(of_keys, |allowed| allowed.intersection(of_keys))
     }
 
+    #[cfg(test)]
     pub(crate) fn check<C: DeserializeOwned>(
         &self,
         token: &str,
         revocation: Option<&dyn Revocation>,
     ) -> Result<Checked<C>, AuthError> {
-        // What the checks produce is written here rather than returned through every layer
-        // below, which return a bare `ErrorKind` (BENCHMARKS.md, "Code-generation notes").
         let mut out = Outcome::new();
+        self.check_into(token, revocation, &mut out)?;
+        let claims = out.claims.take().ok_or(ErrorKind::InvalidClaims)?;
+        Ok(out.checked(claims))
+    }
+
+    /// [`check`](Self::check), its outcome written into `out`: what the checks produce is
+    /// written in the caller's frame rather than returned through every layer below, which
+    /// return a bare `ErrorKind` (BENCHMARKS.md, "Code-generation notes"). The claims are in
+    /// `out` after `Ok`.
+    fn check_into<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        revocation: Option<&dyn Revocation>,
+        out: &mut Outcome<C>,
+    ) -> Result<(), AuthError> {
         self.keys.with_current(|keys| {
             let cache = self.cache_for(keys);
             if let Some(cache) = cache
@@ -281,23 +297,21 @@ impl Verifier {
                 // Verified before under this key set and these rules: only the claims again.
                 let compact = jws::Compact::split(token)?;
                 return jws::with_payload(compact.payload, |payload| {
-                    self.check_claims(payload, revocation, &mut out, false)
-                        .map(drop)
+                    self.check_claims(payload, revocation, out, false).map(drop)
                 });
             }
             jws::verify(token, keys, self.allowed(keys), |verified, payload| {
                 if !self.validation.type_matches(verified.header.typ.as_deref()) {
                     return Err(ErrorKind::InvalidType);
                 }
-                self.check_claims(payload, revocation, &mut out, false)?;
+                self.check_claims(payload, revocation, out, false)?;
                 if let Some(cache) = cache {
                     cache.insert(token.as_bytes(), keys.id(), None);
                 }
                 Ok(())
             })
         })?;
-        let claims = out.claims.take().ok_or(ErrorKind::InvalidClaims)?;
-        Ok(out.checked(claims))
+        Ok(())
     }
 
     /// Verifies `token` and returns its claims behind an `Arc`, shared with the

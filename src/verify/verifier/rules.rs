@@ -23,19 +23,19 @@ impl Verifier {
     ) -> Result<Option<Facts>, ErrorKind> {
         let v = &*self.validation;
         let mut registered = RegisteredClaims::empty();
-        match json::read_claims::<C>(payload, &v.audiences, &mut registered) {
-            Some(claims) => {
-                validate(v, &registered)?;
-                out.claims = Some(claims);
+        // The claims are written straight into `out`, and taken back if a rule refuses them.
+        if json::read_claims_into::<C>(payload, &v.audiences, &mut registered, &mut out.claims) {
+            if let Err(kind) = validate(v, &registered) {
+                out.claims = None;
+                return Err(kind);
             }
+        } else {
             // The one pass failed: read again in two, which names the reason precisely and in
             // the documented order (registered claims, then the rules, then the claims type).
-            None => {
-                registered = RegisteredClaims::parse(payload, &v.audiences)?;
-                validate(v, &registered)?;
-                out.claims =
-                    Some(serde_json::from_slice(payload).map_err(|_| ErrorKind::InvalidClaims)?);
-            }
+            registered = RegisteredClaims::parse(payload, &v.audiences)?;
+            validate(v, &registered)?;
+            out.claims =
+                Some(serde_json::from_slice(payload).map_err(|_| ErrorKind::InvalidClaims)?);
         }
         let scope_ok =
             v.scopes.is_empty() || grants_all(registered.scope.as_deref().unwrap_or(""), &v.scopes);

@@ -35,22 +35,40 @@ pub(super) const UNMIRRORED: &str = "tjwt-unmirrored";
 /// names: the caller then runs [`RegisteredClaims::parse`] and `serde_json` separately.
 /// `registered` is written as the members go by (and is meaningless after `None`); taking it
 /// by reference rather than returning it with `C` saves moving both around.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn read_claims<'de, C: de::Deserialize<'de>>(
     json: &'de [u8],
     audiences: &[std::sync::Arc<str>],
     registered: &mut RegisteredClaims<'de>,
 ) -> Option<C> {
+    let mut claims = None;
+    read_claims_into(json, audiences, registered, &mut claims).then_some(claims)?
+}
+
+/// [`read_claims`], writing the claims into `slot` (left `None` on any error) rather than
+/// returning them: a claims type of a few hundred bytes is then written once, where the caller
+/// keeps it, instead of being copied out through each layer (BENCHMARKS.md, "Code-generation
+/// notes"). Whether the one pass succeeded.
+pub(crate) fn read_claims_into<'de, C: de::Deserialize<'de>>(
+    json: &'de [u8],
+    audiences: &[std::sync::Arc<str>],
+    registered: &mut RegisteredClaims<'de>,
+    slot: &mut Option<C>,
+) -> bool {
     let mut de = serde_json::Deserializer::from_slice(json);
-    let claims = match C::deserialize(Root {
+    match C::deserialize(Root {
         de: &mut de,
         registered,
         audiences,
     }) {
-        Ok(claims) => claims,
-        Err(_) => return None,
-    };
-    de.end().ok()?;
-    Some(claims)
+        Ok(claims) => *slot = Some(claims),
+        Err(_) => return false,
+    }
+    if de.end().is_err() {
+        *slot = None;
+        return false;
+    }
+    true
 }
 
 impl RegisteredClaims<'_> {
