@@ -1,12 +1,14 @@
 //! Compact JWS (RFC 7515 §7.1): split, strict base64url, header, key choice, signature.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::verify::algorithm::{Algorithm, AlgorithmSet};
 use crate::verify::error::ErrorKind;
 use crate::verify::json::Header;
-use crate::verify::keys::KeySet;
+use crate::verify::keys::{DecodingKey, KeySet};
 
 /// The exact decoded length of `encoded` characters of unpadded base64: 3 bytes per 4
 /// characters (a malformed length is caught by the decoder).
@@ -115,6 +117,10 @@ pub(crate) struct VerifiedJws<'h> {
 /// Order matters (RFC 8725 §3.1): the header is read and the algorithm matched against the
 /// allow-list and the key before any signature work; the payload is decoded only once the
 /// signature has verified.
+///
+/// A header the key set knows byte for byte (one that came with a valid signature before:
+/// `KnownHeaders` in `keys/set.rs`) is not read again: what reading it gave is taken from the
+/// set, and the allow-list and the signature are checked as for any other.
 pub(crate) fn verify<R, E: From<ErrorKind>>(
     token: &str,
     keys: &KeySet,
@@ -122,6 +128,21 @@ pub(crate) fn verify<R, E: From<ErrorKind>>(
     then: impl FnOnce(VerifiedJws<'_>, &[u8]) -> Result<R, E>,
 ) -> Result<R, E> {
     let compact = Compact::split(token)?;
+    if let Some(known) = keys.known_header(compact.header) {
+        if !allowed.contains(known.alg) {
+            return Err(ErrorKind::DisallowedAlgorithm.into());
+        }
+        check_signature(&compact, &keys.keys()[known.key])?;
+        let header = Header {
+            alg: Cow::Borrowed(known.alg.as_str()),
+            kid: None,
+            typ: known.typ.as_deref().map(Cow::Borrowed),
+            has_unsupported_extension: false,
+        };
+        return with_payload(compact.payload, |payload| {
+            then(VerifiedJws { header }, payload)
+        });
+    }
     with_decoded::<HEADER_SMALL, HEADER_STACK, R, E>(compact.header, |header_json| {
         let mut header = Header::empty();
         header.parse_into(header_json)?;
@@ -131,23 +152,31 @@ pub(crate) fn verify<R, E: From<ErrorKind>>(
         if header.has_unsupported_extension {
             return Err(ErrorKind::UnsupportedCriticalHeader.into());
         }
-        let key = keys
-            .select(header.kid.as_deref(), alg)
+        let index = keys
+            .select_index(header.kid.as_deref(), alg)
             .ok_or(ErrorKind::UnknownKey)?;
-        if compact.signature.len() > MAX_SIGNATURE / 3 * 4 + 4 {
-            return Err(ErrorKind::InvalidSignature.into());
-        }
-        let verified = with_decoded::<SIGNATURE_SMALL, MAX_SIGNATURE, bool, ErrorKind>(
-            compact.signature,
-            |signature| Ok(key.verify(compact.signing_input.as_bytes(), signature)),
-        )?;
-        if !verified {
-            return Err(ErrorKind::InvalidSignature.into());
-        }
+        check_signature(&compact, &keys.keys()[index])?;
+        keys.learn_header(compact.header, alg, index, header.typ.as_deref());
         with_payload(compact.payload, |payload| {
             then(VerifiedJws { header }, payload)
         })
     })
+}
+
+/// Decodes the signature (refusing one longer than any key's) and checks it with `key`.
+fn check_signature(compact: &Compact<'_>, key: &DecodingKey) -> Result<(), ErrorKind> {
+    if compact.signature.len() > MAX_SIGNATURE / 3 * 4 + 4 {
+        return Err(ErrorKind::InvalidSignature);
+    }
+    let verified = with_decoded::<SIGNATURE_SMALL, MAX_SIGNATURE, bool, ErrorKind>(
+        compact.signature,
+        |signature| Ok(key.verify(compact.signing_input.as_bytes(), signature)),
+    )?;
+    if verified {
+        Ok(())
+    } else {
+        Err(ErrorKind::InvalidSignature)
+    }
 }
 
 /// Hands the `iss` of a token not verified yet to `then`: what chooses whose keys verify it,
@@ -216,5 +245,209 @@ mod tests {
             assert_eq!(decode::<0, 256>(&encoded).unwrap(), &bytes[..len]);
             assert_eq!(decode::<0, 0>(&encoded).unwrap(), &bytes[..len]);
         }
+    }
+
+    // --------------------------------------------------------------------------------------------
+    // Known headers
+    // --------------------------------------------------------------------------------------------
+
+    use crate::verify::algorithm::AlgorithmSet;
+    use crate::verify::keys::{DecodingKey, KeySet};
+    use hmac::{Hmac, KeyInit, Mac};
+
+    const A: &[u8] = b"known-headers-secret-a-0123456789abcdef";
+    const B: &[u8] = b"known-headers-secret-b-0123456789abcdef";
+
+    /// A token with exactly this header and payload JSON, signed HS256 with `secret`.
+    fn token(secret: &[u8], header: &str, payload: &str) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret).unwrap();
+        mac.update(input.as_bytes());
+        format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    }
+
+    fn key(secret: &[u8], kid: &str) -> DecodingKey {
+        DecodingKey::from_secret(Algorithm::HS256, secret)
+            .unwrap()
+            .with_kid(kid)
+    }
+
+    fn hs256() -> AlgorithmSet {
+        AlgorithmSet::empty().with(Algorithm::HS256)
+    }
+
+    /// Verifies `token` and returns its payload and the `typ` handed on.
+    fn run(
+        token: &str,
+        keys: &KeySet,
+        allowed: AlgorithmSet,
+    ) -> Result<(String, Option<String>), ErrorKind> {
+        verify(token, keys, allowed, |verified, payload| {
+            Ok::<_, ErrorKind>((
+                String::from_utf8(payload.to_vec()).unwrap(),
+                verified.header.typ.as_deref().map(str::to_owned),
+            ))
+        })
+    }
+
+    fn header_of(token: &str) -> &str {
+        Compact::split(token).unwrap().header
+    }
+
+    #[test]
+    fn a_known_header_is_not_read_again_but_its_signature_is_checked() {
+        let keys = KeySet::new([key(A, "a")]).unwrap();
+        let header = r#"{"alg":"HS256","kid":"a","typ":"at\u002bjwt"}"#;
+        let first = token(A, header, r#"{"n":1}"#);
+        assert!(keys.known_header(header_of(&first)).is_none());
+        assert_eq!(
+            run(&first, &keys, hs256()).unwrap(),
+            (r#"{"n":1}"#.into(), Some("at+jwt".into()))
+        );
+        let known = keys.known_header(header_of(&first)).unwrap();
+        assert_eq!((known.alg, known.key), (Algorithm::HS256, 0));
+
+        // The same header: the payload and `typ` (unescaped, as read) come through.
+        let second = token(A, header, r#"{"n":2}"#);
+        assert_eq!(
+            run(&second, &keys, hs256()).unwrap(),
+            (r#"{"n":2}"#.into(), Some("at+jwt".into()))
+        );
+        // The same header with another key's signature, a tampered one, a truncated one.
+        assert_eq!(
+            run(&token(B, header, "{}"), &keys, hs256()),
+            Err(ErrorKind::InvalidSignature)
+        );
+        let (input, _) = second.rsplit_once('.').unwrap();
+        let flipped = format!("{input}.{}", URL_SAFE_NO_PAD.encode([0u8; 32]));
+        assert_eq!(
+            run(&flipped, &keys, hs256()),
+            Err(ErrorKind::InvalidSignature)
+        );
+        assert_eq!(
+            run(&second[..second.len() - 3], &keys, hs256()),
+            Err(ErrorKind::InvalidSignature)
+        );
+        // A payload that is not base64url is still refused after a known header.
+        let (_, signature) = second.rsplit_once('.').unwrap();
+        let bad_payload = format!("{}.e30=.{signature}", header_of(&second));
+        assert!(run(&bad_payload, &keys, hs256()).is_err());
+    }
+
+    #[test]
+    fn only_a_header_that_came_with_a_valid_signature_is_learned() {
+        let keys = KeySet::new([key(A, "a")]).unwrap();
+        let header = r#"{"alg":"HS256","kid":"a"}"#;
+        // A forgery, a disallowed algorithm, an unknown key, `crit`: nothing is learned.
+        assert!(run(&token(B, header, "{}"), &keys, hs256()).is_err());
+        assert!(run(&token(A, header, "{}"), &keys, AlgorithmSet::empty()).is_err());
+        let unknown = r#"{"alg":"HS256","kid":"z"}"#;
+        assert!(run(&token(A, unknown, "{}"), &keys, hs256()).is_err());
+        let crit = r#"{"alg":"HS256","kid":"a","crit":["exp"],"exp":1}"#;
+        assert_eq!(
+            run(&token(A, crit, "{}"), &keys, hs256()),
+            Err(ErrorKind::UnsupportedCriticalHeader)
+        );
+        for refused in [header, unknown, crit] {
+            let encoded = URL_SAFE_NO_PAD.encode(refused);
+            assert!(keys.known_header(&encoded).is_none(), "{refused}");
+        }
+        // A header longer than 512 bytes verifies, and is not remembered.
+        let long = format!(r#"{{"alg":"HS256","kid":"a","x":"{}"}}"#, "x".repeat(400));
+        let long_token = token(A, &long, "{}");
+        assert!(run(&long_token, &keys, hs256()).is_ok());
+        assert!(keys.known_header(header_of(&long_token)).is_none());
+    }
+
+    #[test]
+    fn a_known_header_still_meets_the_verifiers_allow_list() {
+        let keys = KeySet::new([key(A, "a")]).unwrap();
+        let token = token(A, r#"{"alg":"HS256","kid":"a"}"#, "{}");
+        assert!(run(&token, &keys, hs256()).is_ok());
+        assert!(keys.known_header(header_of(&token)).is_some());
+        // Another verifier of the same key set, whose allow-list excludes HS256.
+        let hs384 = AlgorithmSet::empty().with(Algorithm::HS384);
+        assert_eq!(
+            run(&token, &keys, hs384),
+            Err(ErrorKind::DisallowedAlgorithm)
+        );
+    }
+
+    #[test]
+    fn a_known_header_keeps_the_key_it_selected() {
+        let keys = KeySet::new([key(A, "a"), key(B, "b")]).unwrap();
+        let with_a = r#"{"alg":"HS256","kid":"a"}"#;
+        let with_b = r#"{"alg":"HS256","kid":"b"}"#;
+        assert!(run(&token(A, with_a, "{}"), &keys, hs256()).is_ok());
+        assert!(run(&token(B, with_b, "{}"), &keys, hs256()).is_ok());
+        assert_eq!(
+            keys.known_header(&URL_SAFE_NO_PAD.encode(with_a))
+                .unwrap()
+                .key,
+            0
+        );
+        assert_eq!(
+            keys.known_header(&URL_SAFE_NO_PAD.encode(with_b))
+                .unwrap()
+                .key,
+            1
+        );
+        // A token naming one key and signed with the other is refused on the known path.
+        assert_eq!(
+            run(&token(B, with_a, "{}"), &keys, hs256()),
+            Err(ErrorKind::InvalidSignature)
+        );
+        assert_eq!(
+            run(&token(A, with_b, "{}"), &keys, hs256()),
+            Err(ErrorKind::InvalidSignature)
+        );
+    }
+
+    #[test]
+    fn at_most_four_headers_are_remembered_and_the_others_still_verify() {
+        let keys = KeySet::new([key(A, "a")]).unwrap();
+        let headers: Vec<String> = (0..6)
+            .map(|n| format!(r#"{{"alg":"HS256","kid":"a","n":{n}}}"#))
+            .collect();
+        for round in 0..2 {
+            for header in &headers {
+                let token = token(A, header, "{}");
+                assert!(run(&token, &keys, hs256()).is_ok(), "{round} {header}");
+            }
+        }
+        let known = headers
+            .iter()
+            .filter(|h| keys.known_header(&URL_SAFE_NO_PAD.encode(h)).is_some())
+            .count();
+        assert_eq!(known, 4);
+        // The first four, in the order they verified.
+        assert!(
+            keys.known_header(&URL_SAFE_NO_PAD.encode(&headers[3]))
+                .is_some()
+        );
+        assert!(
+            keys.known_header(&URL_SAFE_NO_PAD.encode(&headers[4]))
+                .is_none()
+        );
+        // Clones share what the set learned; a new set of the same keys starts empty.
+        let clone = keys.clone();
+        assert!(
+            clone
+                .known_header(&URL_SAFE_NO_PAD.encode(&headers[0]))
+                .is_some()
+        );
+        let fresh = KeySet::new([key(A, "a")]).unwrap();
+        assert!(
+            fresh
+                .known_header(&URL_SAFE_NO_PAD.encode(&headers[0]))
+                .is_none()
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::verify::algorithm::{Algorithm, AlgorithmSet};
 use crate::verify::error::ConfigError;
@@ -20,7 +21,41 @@ pub struct KeySet {
     /// Unique to the set (clones share it, having the same keys): what the verified-token cache
     /// ties its entries to.
     id: u64,
+    /// Encoded headers whose tokens verified with one of these keys, and what reading them gave.
+    headers: Arc<KnownHeaders>,
 }
+
+/// How many distinct encoded headers a key set remembers. An issuer writes the same header on
+/// every token it signs with a key (`{"alg":"RS256","kid":"k1","typ":"JWT"}`), so a set meets
+/// one per key and issuer library; a set whose tokens carry more just reads the others.
+const KNOWN_HEADERS: usize = 4;
+
+/// The first [`KNOWN_HEADERS`] encoded JOSE headers seen on tokens whose signature verified
+/// with a key of the set, each with what reading it gave: the algorithm, the key it selected
+/// and its `typ`.
+///
+/// A header is a pure function of its bytes, and the set's keys never change, so a token whose
+/// encoded header is byte for byte a known one selects the same key with the same algorithm
+/// as reading it would, and skips the base64url decoding and the JSON reading. The signature
+/// is still checked: it covers the header bytes, compared here exactly. Only a header that came
+/// with a valid signature is remembered, so a forger can neither fill nor choose the slots, and
+/// the slots are filled once and never replaced (no allocation on the request path once full).
+#[derive(Default)]
+pub(crate) struct KnownHeaders {
+    slots: [OnceLock<KnownHeader>; KNOWN_HEADERS],
+}
+
+/// What reading one encoded header gave.
+pub(crate) struct KnownHeader {
+    encoded: Box<str>,
+    pub(crate) alg: Algorithm,
+    /// The index in [`KeySet::keys`] of the key it selected.
+    pub(crate) key: usize,
+    pub(crate) typ: Option<Box<str>>,
+}
+
+/// Headers longer than this (an `x5c` chain, a `jwk`) are not remembered.
+const MAX_KNOWN_HEADER: usize = 512;
 
 /// A fresh key set identity.
 fn next_set_id() -> u64 {
@@ -66,6 +101,7 @@ impl KeySet {
             keys,
             algorithms,
             id: next_set_id(),
+            headers: Arc::default(),
         })
     }
 
@@ -105,6 +141,7 @@ impl KeySet {
             keys: Vec::new(),
             algorithms: AlgorithmSet::empty(),
             id: next_set_id(),
+            headers: Arc::default(),
         }
     }
 
@@ -154,20 +191,70 @@ impl KeySet {
     /// With a `kid`, the key with that `kid`; without one (or when no key carries one), the only
     /// key without a `kid` for that algorithm, or, for a token without `kid`, the set's only
     /// key. The key's algorithm must equal `alg` in every case.
+    #[cfg(test)]
     pub(crate) fn select(&self, kid: Option<&str>, alg: Algorithm) -> Option<&DecodingKey> {
+        self.select_index(kid, alg).map(|i| &self.keys[i])
+    }
+
+    /// [`select`](Self::select), as the key's index in [`keys`](Self::keys).
+    pub(crate) fn select_index(&self, kid: Option<&str>, alg: Algorithm) -> Option<usize> {
         if let Some(kid) = kid
-            && let Some(key) = self.keys.iter().find(|k| k.kid() == Some(kid))
+            && let Some(i) = self.keys.iter().position(|k| k.kid() == Some(kid))
         {
-            return (key.alg == alg).then_some(key);
+            return (self.keys[i].alg == alg).then_some(i);
         }
-        let mut candidates = self.keys.iter().filter(|k| k.kid.is_none() && k.alg == alg);
+        let mut candidates =
+            (0..self.keys.len()).filter(|&i| self.keys[i].kid.is_none() && self.keys[i].alg == alg);
         match (candidates.next(), candidates.next()) {
-            (Some(key), None) => Some(key),
+            (Some(i), None) => Some(i),
             // OpenID Connect Core §10.1: a token may omit `kid` when the set holds one key.
-            (None, _) if kid.is_none() && self.keys.len() == 1 => {
-                self.keys.first().filter(|k| k.alg == alg)
+            (None, _) if kid.is_none() && self.keys.len() == 1 && self.keys[0].alg == alg => {
+                Some(0)
             }
             _ => None,
+        }
+    }
+
+    /// What reading `encoded` gave, if a token with exactly this encoded header verified with
+    /// a key of this set before.
+    #[inline]
+    pub(crate) fn known_header(&self, encoded: &str) -> Option<&KnownHeader> {
+        self.headers
+            .slots
+            .iter()
+            .map_while(OnceLock::get)
+            .find(|known| *known.encoded == *encoded)
+    }
+
+    /// Remembers what reading `encoded` gave, once a token carrying it verified with the key
+    /// at `key`: in the first free slot, unless it is known already, too long, or every slot
+    /// is taken.
+    pub(crate) fn learn_header(
+        &self,
+        encoded: &str,
+        alg: Algorithm,
+        key: usize,
+        typ: Option<&str>,
+    ) {
+        if encoded.len() > MAX_KNOWN_HEADER {
+            return;
+        }
+        for slot in &self.headers.slots {
+            match slot.get() {
+                Some(known) if *known.encoded == *encoded => return,
+                Some(_) => {}
+                None => {
+                    // Another thread may fill it first, with this header or another: either
+                    // way the slot holds a header that verified.
+                    let _ = slot.set(KnownHeader {
+                        encoded: encoded.into(),
+                        alg,
+                        key,
+                        typ: typ.map(Box::from),
+                    });
+                    return;
+                }
+            }
         }
     }
 }
@@ -188,6 +275,7 @@ impl From<DecodingKey> for KeySet {
             keys: vec![key],
             algorithms,
             id: next_set_id(),
+            headers: Arc::default(),
         }
     }
 }
