@@ -1,6 +1,8 @@
 //! Token minting shared by the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod reply;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
