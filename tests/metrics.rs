@@ -365,10 +365,11 @@ fn describe_gives_every_metric_a_description() {
 mod login {
     use super::*;
 
+    use crate::support::hashing::Saturated;
     use tower_jwt_auth::TokenIssuer;
     use tower_jwt_auth::issue::SigningKey;
     use tower_jwt_auth::login::password::{
-        Argon2Hasher, PasswordError, PasswordHashing, PasswordPolicy, Verification, Zeroizing,
+        Argon2Hasher, PasswordHashing, PasswordPolicy, Zeroizing,
     };
     use tower_jwt_auth::login::{InMemoryUserStore, ThrottlePolicy, User, login_handler};
 
@@ -498,23 +499,6 @@ mod login {
                 ),
             ])
         );
-    }
-
-    #[derive(Clone)]
-    struct Saturated;
-
-    impl PasswordHashing for Saturated {
-        async fn hash(&self, _: Zeroizing<String>) -> Result<String, PasswordError> {
-            Err(PasswordError::Busy)
-        }
-
-        async fn verify(
-            &self,
-            _: Zeroizing<String>,
-            _: Option<String>,
-        ) -> Result<Verification, PasswordError> {
-            Err(PasswordError::Busy)
-        }
     }
 
     #[tokio::test]

@@ -1,6 +1,8 @@
 //! Token minting shared by the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "login")]
+pub mod hashing;
 pub mod reply;
 
 use std::time::{SystemTime, UNIX_EPOCH};
