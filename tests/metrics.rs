@@ -18,15 +18,13 @@ mod demo;
 mod example_metrics;
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 
-use http::header::AUTHORIZATION;
-use http::{Request, Response, StatusCode};
+use http::StatusCode;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use support::layer::{bearer, layer, status};
 use support::*;
-use tower::{Layer, Service, ServiceExt};
+use tower_jwt_auth::RequireScopeLayer;
 use tower_jwt_auth::verify::{BoxError, InMemoryDenylist, RevocationCheck, TokenInfo};
-use tower_jwt_auth::{Algorithm, DecodingKey, JwtAuthLayer, RequireScopeLayer};
 
 /// The counters recorded since the last call, as `name{label="value",…}` → count.
 fn counters(snapshotter: &Snapshotter) -> BTreeMap<String, u64> {
@@ -63,41 +61,6 @@ fn samples(snapshotter: &Snapshotter, name: &str) -> usize {
 
 fn expect(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
-}
-
-fn layer() -> JwtAuthLayer {
-    JwtAuthLayer::new(DecodingKey::from_secret(Algorithm::HS256, SECRET).unwrap())
-}
-
-/// The status `layer` answers for a request with `authorization`, if any.
-async fn status<L, B>(layer: &L, authorization: Option<&str>) -> StatusCode
-where
-    L: Layer<
-        tower::util::ServiceFn<
-            fn(Request<()>) -> std::future::Ready<Result<Response<()>, Infallible>>,
-        >,
-    >,
-    L::Service: Service<Request<()>, Response = Response<B>>,
-    <L::Service as Service<Request<()>>>::Error: std::fmt::Debug,
-{
-    fn ok(_: Request<()>) -> std::future::Ready<Result<Response<()>, Infallible>> {
-        std::future::ready(Ok(Response::new(())))
-    }
-    let inner = tower::service_fn(ok as fn(_) -> _);
-    let mut request = Request::builder().uri("/orders");
-    if let Some(value) = authorization {
-        request = request.header(AUTHORIZATION, value);
-    }
-    let response = layer
-        .layer(inner)
-        .oneshot(request.body(()).unwrap())
-        .await
-        .unwrap();
-    response.status()
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
 }
 
 const REQUESTS: &str = "tower_jwt_auth_requests_total";
@@ -366,12 +329,14 @@ mod login {
     use super::*;
 
     use crate::support::hashing::Saturated;
-    use tower_jwt_auth::TokenIssuer;
+    use http::Request;
+    use tower::ServiceExt;
     use tower_jwt_auth::issue::SigningKey;
     use tower_jwt_auth::login::password::{
         Argon2Hasher, PasswordHashing, PasswordPolicy, Zeroizing,
     };
     use tower_jwt_auth::login::{InMemoryUserStore, ThrottlePolicy, User, login_handler};
+    use tower_jwt_auth::{Algorithm, TokenIssuer};
 
     fn issuer() -> TokenIssuer {
         TokenIssuer::new(SigningKey::from_secret(Algorithm::HS256, SECRET).unwrap())
@@ -525,11 +490,14 @@ mod login {
 #[cfg(all(feature = "login", feature = "axum"))]
 #[tokio::test]
 async fn the_example_serves_its_metrics_in_the_prometheus_text_format() {
+    use http::Request;
+    use http::header::AUTHORIZATION;
     use http_body_util::BodyExt as _;
-    use tower_jwt_auth::TokenIssuer;
+    use tower::ServiceExt as _;
     use tower_jwt_auth::issue::SigningKey;
     use tower_jwt_auth::login::ThrottlePolicy;
     use tower_jwt_auth::login::password::PasswordPolicy;
+    use tower_jwt_auth::{Algorithm, TokenIssuer};
 
     let config = app::Config {
         issuer: TokenIssuer::new(SigningKey::from_secret(Algorithm::HS256, SECRET).unwrap()),

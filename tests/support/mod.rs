@@ -3,6 +3,7 @@
 
 #[cfg(feature = "login")]
 pub mod hashing;
+pub mod layer;
 pub mod reply;
 
 use std::time::{SystemTime, UNIX_EPOCH};
