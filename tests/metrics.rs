@@ -14,6 +14,9 @@ mod app;
 #[path = "../examples/common/demo.rs"]
 mod demo;
 #[cfg(all(feature = "login", feature = "axum"))]
+#[path = "support/example_config.rs"]
+mod example_config;
+#[cfg(all(feature = "login", feature = "axum"))]
 #[path = "../examples/axum_server/metrics.rs"]
 mod example_metrics;
 
@@ -495,23 +498,11 @@ async fn the_example_serves_its_metrics_in_the_prometheus_text_format() {
     use http_body_util::BodyExt as _;
     use tower::ServiceExt as _;
     use tower_jwt_auth::issue::SigningKey;
-    use tower_jwt_auth::login::ThrottlePolicy;
-    use tower_jwt_auth::login::password::PasswordPolicy;
     use tower_jwt_auth::{Algorithm, TokenIssuer};
 
-    let config = app::Config {
-        issuer: TokenIssuer::new(SigningKey::from_secret(Algorithm::HS256, SECRET).unwrap()),
-        demo: demo::Demo {
-            user: "demo".into(),
-            password: "correct horse battery staple".into(),
-            scopes: vec!["read".into()],
-        },
-        policy: PasswordPolicy::default().m_cost_kib(256).t_cost(1),
-        throttle: ThrottlePolicy::default(),
-        login_rate_per_minute: 0,
-        database_url: None,
-        redis_url: None,
-    };
+    let config = example_config::config(TokenIssuer::new(
+        SigningKey::from_secret(Algorithm::HS256, SECRET).unwrap(),
+    ));
     let app = app::router(config)
         .await
         .unwrap()
