@@ -487,6 +487,68 @@ mod login {
     }
 }
 
+/// The gRPC `Login` method counts its answers in the same counter as the HTTP token endpoint,
+/// with `transport="grpc"`.
+#[cfg(all(feature = "login", feature = "tonic"))]
+mod grpc_login {
+    use super::*;
+
+    use tonic::Code;
+    use tower_jwt_auth::login::password::{
+        Argon2Hasher, PasswordHashing, PasswordPolicy, Zeroizing,
+    };
+    use tower_jwt_auth::login::{InMemoryUserStore, User, login_handler};
+    use tower_jwt_auth::tonic::auth::{AuthClient, AuthServer, LoginRequest};
+    use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
+
+    fn login(password: &str) -> LoginRequest {
+        LoginRequest {
+            username: "ada".into(),
+            password: password.into(),
+            scope: String::new(),
+        }
+    }
+
+    fn counted(outcome: &str) -> String {
+        format!(
+            r#"tower_jwt_auth_login_total{{grant="password",outcome="{outcome}",transport="grpc"}}"#
+        )
+    }
+
+    #[tokio::test]
+    async fn grpc_logins_are_counted_with_the_grpc_transport() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let _local = metrics::set_default_local_recorder(&recorder);
+        let hasher =
+            Argon2Hasher::new(PasswordPolicy::default().m_cost_kib(256).t_cost(1)).unwrap();
+        let users = InMemoryUserStore::new();
+        let hash = hasher
+            .hash(Zeroizing::new("correct horse".to_owned()))
+            .await
+            .unwrap();
+        users.insert("ada", User::new("ada", hash, ["read"]));
+        let issuer = TokenIssuer::new(SigningKey::from_secret(Algorithm::HS256, SECRET).unwrap());
+        // The tonic client straight over the gRPC service, no socket: the method runs in this
+        // test's task, on the thread whose recorder this is.
+        let mut client = AuthClient::new(AuthServer::new(login_handler(users, issuer, hasher)));
+
+        let token = client.login(login("correct horse")).await.unwrap();
+        assert!(!token.into_inner().access_token.is_empty());
+        assert_eq!(
+            counters(&snapshotter),
+            BTreeMap::from([(counted("success"), 1)])
+        );
+
+        let refused = client.login(login("wrong")).await.unwrap_err();
+        assert_eq!(refused.code(), Code::Unauthenticated);
+        assert_eq!(
+            counters(&snapshotter),
+            BTreeMap::from([(counted("failure"), 1)])
+        );
+    }
+}
+
 /// The example server's `GET /metrics`: the Prometheus text format, with the crate's metrics
 /// described and counted. The only test here that installs a global recorder (the others use
 /// recorders local to their thread, which take precedence).
