@@ -1,4 +1,7 @@
-//! Token minting shared by the integration tests.
+//! Token minting shared by the integration tests, and the helpers several of them use: the layer
+//! and the status it answers (`layer`), a response read whole with its assertions (`reply`), and
+//! password hashers (`hashing`, with `login`). Every binary that includes this module compiles
+//! all of it, hence `dead_code` allowed.
 #![allow(dead_code, unreachable_pub)]
 
 #[cfg(feature = "login")]
