@@ -8,49 +8,11 @@
 
 mod support;
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
-use http::header::AUTHORIZATION;
-use http::{Request, Response, StatusCode};
+use http::StatusCode;
+use support::layer::{bearer, layer, status};
 use support::*;
-use tower::{Layer, Service, ServiceExt};
-use tower_jwt_auth::{Algorithm, DecodingKey, JwtAuthLayer};
-
-fn layer() -> JwtAuthLayer {
-    JwtAuthLayer::new(DecodingKey::from_secret(Algorithm::HS256, SECRET).unwrap())
-}
-
-/// The status `layer` answers for a request with `authorization`, if any.
-async fn status<L, B>(layer: &L, authorization: Option<&str>) -> StatusCode
-where
-    L: Layer<
-        tower::util::ServiceFn<
-            fn(Request<()>) -> std::future::Ready<Result<Response<()>, Infallible>>,
-        >,
-    >,
-    L::Service: Service<Request<()>, Response = Response<B>>,
-    <L::Service as Service<Request<()>>>::Error: std::fmt::Debug,
-{
-    fn ok(_: Request<()>) -> std::future::Ready<Result<Response<()>, Infallible>> {
-        std::future::ready(Ok(Response::new(())))
-    }
-    let inner = tower::service_fn(ok as fn(_) -> _);
-    let mut request = Request::builder().uri("/orders");
-    if let Some(value) = authorization {
-        request = request.header(AUTHORIZATION, value);
-    }
-    let response = layer
-        .layer(inner)
-        .oneshot(request.body(()).unwrap())
-        .await
-        .unwrap();
-    response.status()
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
 
 /// What a `tracing` subscriber was told: span names with their fields, and event fields.
 #[derive(Clone, Default)]

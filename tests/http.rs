@@ -12,8 +12,8 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, WWW_AUTHENTICATE};
 use http::{HeaderMap, Request, Response, StatusCode};
-use http_body_util::BodyExt;
 use serde::Deserialize;
+use support::reply::{Reply, reply};
 use support::*;
 use tower::ServiceExt;
 use tower_jwt_auth::axum::JwtClaims;
@@ -38,94 +38,6 @@ async fn me(JwtClaims(claims): JwtClaims) -> String {
 
 fn app(layer: JwtAuthLayer) -> Router {
     Router::new().route("/me", get(me)).layer(layer)
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-    error: Option<AuthError>,
-}
-
-impl Reply {
-    fn challenge(&self) -> &str {
-        self.headers
-            .get(WWW_AUTHENTICATE)
-            .map_or("", |v| v.to_str().unwrap())
-    }
-
-    fn kind(&self) -> Option<ErrorKind> {
-        self.error.as_ref().map(AuthError::kind)
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap()
-    }
-
-    #[track_caller]
-    fn assert_invalid_token(&self, kind: ErrorKind) {
-        assert_eq!(self.status, StatusCode::UNAUTHORIZED, "{}", self.body);
-        assert_eq!(
-            self.challenge(),
-            r#"Bearer realm="api", error="invalid_token", error_description="the access token is invalid""#
-        );
-        assert_eq!(
-            self.json(),
-            serde_json::json!({"error":"invalid_token","error_description":"the access token is invalid"})
-        );
-        assert_eq!(self.headers[CONTENT_TYPE], "application/json");
-        assert_eq!(self.kind(), Some(kind));
-    }
-
-    #[track_caller]
-    fn assert_invalid_request(&self, kind: ErrorKind) {
-        assert_eq!(self.status, StatusCode::BAD_REQUEST);
-        assert_eq!(
-            self.challenge(),
-            r#"Bearer realm="api", error="invalid_request", error_description="the request's credential is malformed""#
-        );
-        assert_eq!(
-            self.json(),
-            serde_json::json!({"error":"invalid_request","error_description":"the request's credential is malformed"})
-        );
-        assert_eq!(self.kind(), Some(kind));
-    }
-
-    #[track_caller]
-    fn assert_bare_challenge(&self, kind: ErrorKind) {
-        assert_eq!(self.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(self.challenge(), r#"Bearer realm="api""#);
-        assert_eq!(self.body, "");
-        assert!(self.headers.get(CONTENT_TYPE).is_none());
-        assert_eq!(self.kind(), Some(kind));
-    }
-
-    #[track_caller]
-    fn assert_ok(&self, body: &str) {
-        assert_eq!(
-            self.status,
-            StatusCode::OK,
-            "{} {:?}",
-            self.body,
-            self.error
-        );
-        assert_eq!(self.body, body);
-    }
-}
-
-async fn reply<B>(response: Response<B>) -> Reply
-where
-    B: http_body::Body,
-    B::Error: std::fmt::Debug,
-{
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.unwrap().to_bytes();
-    Reply {
-        status: parts.status,
-        error: parts.extensions.get::<AuthError>().cloned(),
-        headers: parts.headers,
-        body: String::from_utf8(body.to_vec()).unwrap(),
-    }
 }
 
 async fn call(app: Router, headers: &[(&str, &str)]) -> Reply {
@@ -807,32 +719,18 @@ async fn claims_deserialize_into_the_applications_own_type() {
 
 // --- Scopes ---------------------------------------------------------------------------------------
 
-fn assert_insufficient_scope(reply: &Reply, scope: &str) {
-    assert_eq!(reply.status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        reply.challenge(),
-        format!(
-            r#"Bearer realm="api", error="insufficient_scope", error_description="the access token lacks the required scope", scope="{scope}""#
-        )
-    );
-    assert_eq!(
-        reply.json(),
-        serde_json::json!({"error":"insufficient_scope","error_description":"the access token lacks the required scope"})
-    );
-    assert_eq!(reply.kind(), Some(ErrorKind::InsufficientScope));
-}
-
 #[tokio::test]
 async fn a_layer_wide_scope_requirement_answers_403_with_the_scope() {
     let strict = || layer().require_scopes(["read", "write"]);
     with_token(strict(), &token(r#","scope":"write read admin""#))
         .await
         .assert_ok("ada");
-    assert_insufficient_scope(
-        &with_token(strict(), &token(r#","scope":"read""#)).await,
-        "read write",
-    );
-    assert_insufficient_scope(&with_token(strict(), &token("")).await, "read write");
+    with_token(strict(), &token(r#","scope":"read""#))
+        .await
+        .assert_insufficient_scope("read write");
+    with_token(strict(), &token(""))
+        .await
+        .assert_insufficient_scope("read write");
     // An invalid token is still a 401, whatever its scopes.
     let expired = hs256(&format!(r#"{{"exp":{},"scope":"read"}}"#, now() - 600));
     with_token(strict(), &expired)
@@ -862,7 +760,9 @@ async fn a_route_scope_requirement_answers_403_with_the_scope() {
     send(token(r#","scope":"admin""#), "/admin")
         .await
         .assert_ok("ada");
-    assert_insufficient_scope(&send(token(r#","scope":"read""#), "/admin").await, "admin");
+    send(token(r#","scope":"read""#), "/admin")
+        .await
+        .assert_insufficient_scope("admin");
     send(token(r#","scope":"read""#), "/me")
         .await
         .assert_ok("ada");
@@ -909,10 +809,9 @@ async fn scope_rules_are_never_skipped_under_a_nested_router() {
         assert_eq!(refused.kind(), Some(ErrorKind::UnlistedPath));
     }
     // A scope requirement on the route itself holds wherever the route is mounted.
-    assert_insufficient_scope(
-        &send(token(r#","scope":"read""#), "/v1/routed").await,
-        "admin",
-    );
+    send(token(r#","scope":"read""#), "/v1/routed")
+        .await
+        .assert_insufficient_scope("admin");
     send(token(r#","scope":"admin""#), "/v1/routed")
         .await
         .assert_ok("ada");
@@ -1172,9 +1071,8 @@ async fn a_cached_token_is_still_refused_once_expired_revoked_or_short_of_scope(
     }
     let scoped = app(cached.require_scopes(["admin"]));
     for _ in 0..2 {
-        assert_insufficient_scope(
-            &call(scoped.clone(), &[("authorization", &reader)]).await,
-            "admin",
-        );
+        call(scoped.clone(), &[("authorization", &reader)])
+            .await
+            .assert_insufficient_scope("admin");
     }
 }

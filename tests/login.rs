@@ -5,6 +5,7 @@
 mod app;
 #[path = "../examples/common/demo.rs"]
 mod demo;
+mod support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
+use support::hashing::Saturated;
 use tower_jwt_auth::login::password::{
     Argon2Hasher, PasswordError, PasswordHashing, PasswordPolicy, Verification, Zeroizing,
 };
@@ -608,24 +610,6 @@ async fn a_hash_below_the_policy_is_replaced_on_login() {
     let stored = users.get("ada").unwrap().password_hash;
     assert!(stored.contains("m=256,t=1"), "{stored}");
     assert_eq!(server.login("ada", PASSWORD).await.status, StatusCode::OK);
-}
-
-/// Always busy, or always failing: the login answers 503 with `Retry-After`.
-#[derive(Clone)]
-struct Saturated;
-
-impl PasswordHashing for Saturated {
-    async fn hash(&self, _: Zeroizing<String>) -> Result<String, PasswordError> {
-        Err(PasswordError::Busy)
-    }
-
-    async fn verify(
-        &self,
-        _: Zeroizing<String>,
-        _: Option<String>,
-    ) -> Result<Verification, PasswordError> {
-        Err(PasswordError::Busy)
-    }
 }
 
 #[tokio::test]

@@ -14,19 +14,20 @@ mod app;
 #[path = "../examples/common/demo.rs"]
 mod demo;
 #[cfg(all(feature = "login", feature = "axum"))]
+#[path = "support/example_config.rs"]
+mod example_config;
+#[cfg(all(feature = "login", feature = "axum"))]
 #[path = "../examples/axum_server/metrics.rs"]
 mod example_metrics;
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 
-use http::header::AUTHORIZATION;
-use http::{Request, Response, StatusCode};
+use http::StatusCode;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use support::layer::{bearer, layer, status};
 use support::*;
-use tower::{Layer, Service, ServiceExt};
+use tower_jwt_auth::RequireScopeLayer;
 use tower_jwt_auth::verify::{BoxError, InMemoryDenylist, RevocationCheck, TokenInfo};
-use tower_jwt_auth::{Algorithm, DecodingKey, JwtAuthLayer, RequireScopeLayer};
 
 /// The counters recorded since the last call, as `name{label="value",…}` → count.
 fn counters(snapshotter: &Snapshotter) -> BTreeMap<String, u64> {
@@ -63,41 +64,6 @@ fn samples(snapshotter: &Snapshotter, name: &str) -> usize {
 
 fn expect(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
-}
-
-fn layer() -> JwtAuthLayer {
-    JwtAuthLayer::new(DecodingKey::from_secret(Algorithm::HS256, SECRET).unwrap())
-}
-
-/// The status `layer` answers for a request with `authorization`, if any.
-async fn status<L, B>(layer: &L, authorization: Option<&str>) -> StatusCode
-where
-    L: Layer<
-        tower::util::ServiceFn<
-            fn(Request<()>) -> std::future::Ready<Result<Response<()>, Infallible>>,
-        >,
-    >,
-    L::Service: Service<Request<()>, Response = Response<B>>,
-    <L::Service as Service<Request<()>>>::Error: std::fmt::Debug,
-{
-    fn ok(_: Request<()>) -> std::future::Ready<Result<Response<()>, Infallible>> {
-        std::future::ready(Ok(Response::new(())))
-    }
-    let inner = tower::service_fn(ok as fn(_) -> _);
-    let mut request = Request::builder().uri("/orders");
-    if let Some(value) = authorization {
-        request = request.header(AUTHORIZATION, value);
-    }
-    let response = layer
-        .layer(inner)
-        .oneshot(request.body(()).unwrap())
-        .await
-        .unwrap();
-    response.status()
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
 }
 
 const REQUESTS: &str = "tower_jwt_auth_requests_total";
@@ -365,12 +331,15 @@ fn describe_gives_every_metric_a_description() {
 mod login {
     use super::*;
 
-    use tower_jwt_auth::TokenIssuer;
+    use crate::support::hashing::Saturated;
+    use http::Request;
+    use tower::ServiceExt;
     use tower_jwt_auth::issue::SigningKey;
     use tower_jwt_auth::login::password::{
-        Argon2Hasher, PasswordError, PasswordHashing, PasswordPolicy, Verification, Zeroizing,
+        Argon2Hasher, PasswordHashing, PasswordPolicy, Zeroizing,
     };
     use tower_jwt_auth::login::{InMemoryUserStore, ThrottlePolicy, User, login_handler};
+    use tower_jwt_auth::{Algorithm, TokenIssuer};
 
     fn issuer() -> TokenIssuer {
         TokenIssuer::new(SigningKey::from_secret(Algorithm::HS256, SECRET).unwrap())
@@ -500,23 +469,6 @@ mod login {
         );
     }
 
-    #[derive(Clone)]
-    struct Saturated;
-
-    impl PasswordHashing for Saturated {
-        async fn hash(&self, _: Zeroizing<String>) -> Result<String, PasswordError> {
-            Err(PasswordError::Busy)
-        }
-
-        async fn verify(
-            &self,
-            _: Zeroizing<String>,
-            _: Option<String>,
-        ) -> Result<Verification, PasswordError> {
-            Err(PasswordError::Busy)
-        }
-    }
-
     #[tokio::test]
     async fn a_saturated_hashing_pool_counts_as_busy() {
         let recorder = DebuggingRecorder::new();
@@ -535,31 +487,84 @@ mod login {
     }
 }
 
+/// The gRPC `Login` method counts its answers in the same counter as the HTTP token endpoint,
+/// with `transport="grpc"`.
+#[cfg(all(feature = "login", feature = "tonic"))]
+mod grpc_login {
+    use super::*;
+
+    use tonic::Code;
+    use tower_jwt_auth::login::password::{
+        Argon2Hasher, PasswordHashing, PasswordPolicy, Zeroizing,
+    };
+    use tower_jwt_auth::login::{InMemoryUserStore, User, login_handler};
+    use tower_jwt_auth::tonic::auth::{AuthClient, AuthServer, LoginRequest};
+    use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
+
+    fn login(password: &str) -> LoginRequest {
+        LoginRequest {
+            username: "ada".into(),
+            password: password.into(),
+            scope: String::new(),
+        }
+    }
+
+    fn counted(outcome: &str) -> String {
+        format!(
+            r#"tower_jwt_auth_login_total{{grant="password",outcome="{outcome}",transport="grpc"}}"#
+        )
+    }
+
+    #[tokio::test]
+    async fn grpc_logins_are_counted_with_the_grpc_transport() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let _local = metrics::set_default_local_recorder(&recorder);
+        let hasher =
+            Argon2Hasher::new(PasswordPolicy::default().m_cost_kib(256).t_cost(1)).unwrap();
+        let users = InMemoryUserStore::new();
+        let hash = hasher
+            .hash(Zeroizing::new("correct horse".to_owned()))
+            .await
+            .unwrap();
+        users.insert("ada", User::new("ada", hash, ["read"]));
+        let issuer = TokenIssuer::new(SigningKey::from_secret(Algorithm::HS256, SECRET).unwrap());
+        // The tonic client straight over the gRPC service, no socket: the method runs in this
+        // test's task, on the thread whose recorder this is.
+        let mut client = AuthClient::new(AuthServer::new(login_handler(users, issuer, hasher)));
+
+        let token = client.login(login("correct horse")).await.unwrap();
+        assert!(!token.into_inner().access_token.is_empty());
+        assert_eq!(
+            counters(&snapshotter),
+            BTreeMap::from([(counted("success"), 1)])
+        );
+
+        let refused = client.login(login("wrong")).await.unwrap_err();
+        assert_eq!(refused.code(), Code::Unauthenticated);
+        assert_eq!(
+            counters(&snapshotter),
+            BTreeMap::from([(counted("failure"), 1)])
+        );
+    }
+}
+
 /// The example server's `GET /metrics`: the Prometheus text format, with the crate's metrics
 /// described and counted. The only test here that installs a global recorder (the others use
 /// recorders local to their thread, which take precedence).
 #[cfg(all(feature = "login", feature = "axum"))]
 #[tokio::test]
 async fn the_example_serves_its_metrics_in_the_prometheus_text_format() {
+    use http::Request;
+    use http::header::AUTHORIZATION;
     use http_body_util::BodyExt as _;
-    use tower_jwt_auth::TokenIssuer;
+    use tower::ServiceExt as _;
     use tower_jwt_auth::issue::SigningKey;
-    use tower_jwt_auth::login::ThrottlePolicy;
-    use tower_jwt_auth::login::password::PasswordPolicy;
+    use tower_jwt_auth::{Algorithm, TokenIssuer};
 
-    let config = app::Config {
-        issuer: TokenIssuer::new(SigningKey::from_secret(Algorithm::HS256, SECRET).unwrap()),
-        demo: demo::Demo {
-            user: "demo".into(),
-            password: "correct horse battery staple".into(),
-            scopes: vec!["read".into()],
-        },
-        policy: PasswordPolicy::default().m_cost_kib(256).t_cost(1),
-        throttle: ThrottlePolicy::default(),
-        login_rate_per_minute: 0,
-        database_url: None,
-        redis_url: None,
-    };
+    let config = example_config::config(TokenIssuer::new(
+        SigningKey::from_secret(Algorithm::HS256, SECRET).unwrap(),
+    ));
     let app = app::router(config)
         .await
         .unwrap()

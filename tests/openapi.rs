@@ -8,36 +8,25 @@
 mod app;
 #[path = "../examples/common/demo.rs"]
 mod demo;
+#[path = "support/example_config.rs"]
+mod example_config;
 #[path = "../examples/axum_server/openapi.rs"]
 mod openapi;
 
 use axum::Router;
 use axum::body::Body;
+use example_config::PASSWORD;
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
-use tower_jwt_auth::login::ThrottlePolicy;
-use tower_jwt_auth::login::password::PasswordPolicy;
 use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
 
-const PASSWORD: &str = "correct horse battery staple";
-
 async fn server() -> Router {
-    let config = app::Config {
-        issuer: TokenIssuer::new(SigningKey::generate(Algorithm::ES256).unwrap())
+    let config = example_config::config(
+        TokenIssuer::new(SigningKey::generate(Algorithm::ES256).unwrap())
             .issuer("https://auth.test"),
-        demo: demo::Demo {
-            user: "demo".into(),
-            password: PASSWORD.into(),
-            scopes: vec!["read".into()],
-        },
-        policy: PasswordPolicy::default().m_cost_kib(256).t_cost(1),
-        throttle: ThrottlePolicy::default(),
-        login_rate_per_minute: 0,
-        database_url: None,
-        redis_url: None,
-    };
+    );
     let routes = openapi::Routes {
         jwks: true,
         discovery: true,

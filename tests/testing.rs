@@ -2,21 +2,24 @@
 //! and every token minted invalid is refused for the reason it was made for.
 #![cfg(all(feature = "testing", feature = "axum"))]
 
+mod support;
+
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderValue, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::json;
+use support::reply::{Reply, reply};
 use tower::ServiceExt;
 use tower_jwt_auth::axum::JwtClaims;
 use tower_jwt_auth::testing::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEFAULT_SUBJECT, TestKeys};
 use tower_jwt_auth::{
-    Algorithm, AuthError, Claims, ErrorKind, JwtAuthLayer, KeySet, RequireScopeLayer, Verifier,
+    Algorithm, Claims, ErrorKind, JwtAuthLayer, KeySet, RequireScopeLayer, Verifier,
 };
 
 /// An RSA key takes a moment to generate: one for the file.
@@ -47,86 +50,6 @@ fn scoped(layer: JwtAuthLayer, scope: &str) -> Router {
         .route("/me", get(me))
         .route_layer(RequireScopeLayer::new([scope]))
         .layer(layer)
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-    error: Option<AuthError>,
-}
-
-impl Reply {
-    fn challenge(&self) -> &str {
-        self.headers
-            .get(WWW_AUTHENTICATE)
-            .map_or("", |v| v.to_str().unwrap())
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap()
-    }
-
-    #[track_caller]
-    fn assert_invalid_token(&self, kind: ErrorKind) {
-        assert_eq!(self.status, StatusCode::UNAUTHORIZED, "{}", self.body);
-        assert_eq!(
-            self.challenge(),
-            r#"Bearer realm="api", error="invalid_token", error_description="the access token is invalid""#
-        );
-        assert_eq!(
-            self.json(),
-            json!({"error": "invalid_token", "error_description": "the access token is invalid"})
-        );
-        assert_eq!(self.error.as_ref().map(AuthError::kind), Some(kind));
-    }
-
-    #[track_caller]
-    fn assert_insufficient_scope(&self, scope: &str) {
-        assert_eq!(self.status, StatusCode::FORBIDDEN, "{}", self.body);
-        assert_eq!(
-            self.challenge(),
-            format!(
-                r#"Bearer realm="api", error="insufficient_scope", error_description="the access token lacks the required scope", scope="{scope}""#
-            )
-        );
-        assert_eq!(
-            self.json(),
-            json!({"error": "insufficient_scope", "error_description": "the access token lacks the required scope"})
-        );
-        assert_eq!(
-            self.error.as_ref().map(AuthError::kind),
-            Some(ErrorKind::InsufficientScope)
-        );
-    }
-
-    /// The claims the handler saw.
-    #[track_caller]
-    fn claims(&self) -> Claims {
-        assert_eq!(
-            self.status,
-            StatusCode::OK,
-            "{} {:?}",
-            self.body,
-            self.error
-        );
-        serde_json::from_str(&self.body).unwrap()
-    }
-}
-
-async fn reply<B>(response: Response<B>) -> Reply
-where
-    B: http_body::Body,
-    B::Error: std::fmt::Debug,
-{
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.unwrap().to_bytes();
-    Reply {
-        status: parts.status,
-        error: parts.extensions.get::<AuthError>().cloned(),
-        headers: parts.headers,
-        body: String::from_utf8(body.to_vec()).unwrap(),
-    }
 }
 
 async fn call(app: Router, bearer: HeaderValue) -> Reply {

@@ -1,5 +1,13 @@
-//! Token minting shared by the integration tests.
+//! Token minting shared by the integration tests, and the helpers several of them use: the layer
+//! and the status it answers (`layer`), a response read whole with its assertions (`reply`), and
+//! password hashers (`hashing`, with `login`). Every binary that includes this module compiles
+//! all of it, hence `dead_code` allowed.
 #![allow(dead_code, unreachable_pub)]
+
+#[cfg(feature = "login")]
+pub mod hashing;
+pub mod layer;
+pub mod reply;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
