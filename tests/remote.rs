@@ -345,6 +345,34 @@ async fn max_age_sets_the_refresh_period_clamped_to_one_minute_and_one_hour() {
     }
 }
 
+/// A token the cache knows is answered without reading it (the layer's shortcut for a single
+/// issuer), but never past the keys' limit: the same bytes are refused with 503 once the keys
+/// are too old, and served again once fresh keys arrive.
+#[tokio::test(start_paused = true)]
+async fn a_cached_token_is_refused_once_the_keys_are_too_old() {
+    let mock = Mock::default();
+    let a = signing("es256.pem", "a");
+    mock.answer(JWKS, Answer::json(jwks(&[jwk(&a)])));
+    let keys = RemoteKeys::builder(mock.client())
+        .issuer(config())
+        .build()
+        .unwrap();
+    keys.ready().await;
+    let token = token(a.clone());
+    call(&keys, &token).await.assert_ok();
+    call(&keys, &token).await.assert_ok();
+    mock.answer(JWKS, Answer::status(500));
+    // Expired after 5 minutes, served for 24 hours more: still a hit just before the limit.
+    advance(Duration::from_secs(300 + 24 * 3600 - 60)).await;
+    call(&keys, &token).await.assert_ok();
+    advance(Duration::from_secs(61)).await;
+    call(&keys, &token).await.assert_unavailable();
+    assert!(!keys.is_ready());
+    mock.answer(JWKS, Answer::json(jwks(&[jwk(&a)])));
+    keys.refresh_now().await.unwrap();
+    call(&keys, &token).await.assert_ok();
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_304_keeps_the_set_and_the_token_cache() {
     let mock = Mock::default();

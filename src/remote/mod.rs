@@ -132,7 +132,7 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use crate::layer::JwtAuthLayer;
-use crate::layer::auth::{Resolution, Resolve};
+use crate::layer::auth::{KeySource, Resolution, Resolve};
 use crate::verify::error::ErrorKind;
 use crate::verify::jws;
 use crate::verify::verifier::Verifier;
@@ -303,6 +303,13 @@ impl Resolve for Issuers {
             },
         };
         source.resolution()
+    }
+
+    fn only_ready(&self) -> Option<&dyn KeySource> {
+        match self.sources.as_slice() {
+            [only] if only.is_ready() => Some(&**only),
+            _ => None,
+        }
     }
 }
 

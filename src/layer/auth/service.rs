@@ -90,6 +90,17 @@ where
             decision.cache(true);
             return self.proceed(checked, request, decision);
         }
+        // The same through a single remote issuer whose keys may serve now (keys too old, or
+        // not there yet, go the full way, which refuses or waits).
+        if let Some(source) = config.resolver.as_ref().and_then(|r| r.only_ready())
+            && source.verifier().caches()
+            && let Some(candidate) =
+                extract::bearer_candidate(request.headers(), config.max_token_len)
+            && let Some(checked) = source.verifier().check_hit::<C>(candidate, revocation)
+        {
+            decision.cache(true);
+            return self.proceed(checked, request, decision);
+        }
         let token = match extract::credential(
             request.method(),
             request.headers(),
