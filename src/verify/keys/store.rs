@@ -1,7 +1,7 @@
 //! [`KeyStore`]: the current [`KeySet`], swapped without a lock.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -22,6 +22,9 @@ struct Shared {
     /// Whether the current set holds shared secrets: read on every request to choose the path,
     /// without loading the set.
     symmetric: AtomicBool,
+    /// The current set's identity: what a verified-token cache hit compares its entry with,
+    /// read without loading the set.
+    id: AtomicU64,
     /// Taken by [`KeyStore::replace`], so that the set, its identity and `symmetric` are
     /// written together; the request path never takes it.
     writing: Mutex<()>,
@@ -34,6 +37,7 @@ impl KeyStore {
         Self {
             shared: Arc::new(Shared {
                 symmetric: AtomicBool::new(keys.is_symmetric()),
+                id: AtomicU64::new(keys.id()),
                 current: ArcSwap::from_pointee(keys),
                 writing: Mutex::new(()),
             }),
@@ -63,11 +67,19 @@ impl KeyStore {
         self.shared
             .symmetric
             .store(keys.is_symmetric(), Ordering::Relaxed);
+        let id = keys.id();
         self.shared.current.store(Arc::new(keys));
+        self.shared.id.store(id, Ordering::Release);
     }
 
     pub(crate) fn with_current<R>(&self, f: impl FnOnce(&KeySet) -> R) -> R {
         f(&self.shared.current.load())
+    }
+
+    /// The current set's identity, without loading the set. A request that races a
+    /// [`replace`](Self::replace) may read the previous set's, as it may load the previous set.
+    pub(crate) fn current_id(&self) -> u64 {
+        self.shared.id.load(Ordering::Acquire)
     }
 
     /// Whether the current set holds shared secrets. A hint for choosing a path: a request

@@ -95,11 +95,15 @@ impl Verifier {
         C: Send + Sync + 'static,
     {
         let mut out = Outcome::new();
-        let answer = self.keys.with_current(|keys| {
-            let hit = self.cache_for(keys)?.lookup(token, keys.id())?;
-            out.cache_hit = true;
-            self.answer_hit(&hit, revocation, &mut out)
-        })?;
+        // The set's identity and kind are read without loading the set: a hit needs nothing
+        // else of it (an entry hits only under the identity it was verified with).
+        let cache = self
+            .cache
+            .as_deref()
+            .filter(|_| self.cache_all || !self.keys.is_symmetric())?;
+        let hit = cache.lookup(token, self.keys.current_id())?;
+        out.cache_hit = true;
+        let answer = self.answer_hit(&hit, revocation, &mut out)?;
         Some(
             answer
                 .map(|claims| out.checked(claims))

@@ -236,6 +236,36 @@ fn keys_that_differ_in_any_way_make_a_new_key_set() {
     }
 }
 
+/// The layer's shortcut (`check_hit`, which reads the key set's identity without loading the
+/// set) follows every replace: a new set makes old entries miss, the same keys keep them.
+#[test]
+fn the_layers_hit_follows_the_key_sets_identity() {
+    let token = es256_token(&claims(i64::MAX / 2));
+    let verifier = Verifier::new(es256_key(), Validation::new()).unwrap();
+    let hit = |verifier: &Verifier| {
+        verifier
+            .check_hit::<Claims>(token.as_bytes(), None)
+            .is_some()
+    };
+    assert!(!hit(&verifier));
+    verifier.verify_shared::<Claims>(&token).unwrap();
+    assert!(hit(&verifier));
+    // The same key again (a reloaded PEM): the same identity, still a hit.
+    verifier.keys().replace(KeySet::new([es256_key()]).unwrap());
+    assert!(hit(&verifier));
+    // Another set, even one holding the same key beside a new one: a miss.
+    verifier
+        .keys()
+        .replace(KeySet::new([es256_key(), ed25519_key()]).unwrap());
+    assert!(!hit(&verifier));
+    // Verified again under the new set: a hit again.
+    verifier.verify_shared::<Claims>(&token).unwrap();
+    assert!(hit(&verifier));
+    // Replaced by a shared secret: no hit from the cache of public keys' tokens.
+    verifier.keys().replace(KeySet::from(hs256_key(&[9; 32])));
+    assert!(!hit(&verifier));
+}
+
 #[test]
 fn a_rotation_flushes_nothing_and_old_entries_only_miss() {
     let tokens: Vec<String> = (0..10)
