@@ -82,21 +82,17 @@ where
         let revocation = config.revocation.as_deref();
         // A token the cache knows: its bytes as sent are those of a token that passed every
         // check, the grammar included; only the clock and the revocation hook are asked again.
-        if config.verifier.caches()
+        // With keys chosen per request, only a single issuer whose keys may serve now answers
+        // so (keys too old, or not there yet, go the full way, which refuses or waits).
+        let shortcut = match &config.resolver {
+            None => Some(&config.verifier),
+            Some(resolver) => resolver.only_ready().map(|source| source.verifier()),
+        };
+        if let Some(verifier) = shortcut
+            && verifier.caches()
             && let Some(candidate) =
                 extract::bearer_candidate(request.headers(), config.max_token_len)
-            && let Some(checked) = config.verifier.check_hit::<C>(candidate, revocation)
-        {
-            decision.cache(true);
-            return self.proceed(checked, request, decision);
-        }
-        // The same through a single remote issuer whose keys may serve now (keys too old, or
-        // not there yet, go the full way, which refuses or waits).
-        if let Some(source) = config.resolver.as_ref().and_then(|r| r.only_ready())
-            && source.verifier().caches()
-            && let Some(candidate) =
-                extract::bearer_candidate(request.headers(), config.max_token_len)
-            && let Some(checked) = source.verifier().check_hit::<C>(candidate, revocation)
+            && let Some(checked) = verifier.check_hit::<C>(candidate, revocation)
         {
             decision.cache(true);
             return self.proceed(checked, request, decision);

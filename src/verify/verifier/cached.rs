@@ -97,11 +97,9 @@ impl Verifier {
         let mut out = Outcome::new();
         // The set's identity and kind are read without loading the set: a hit needs nothing
         // else of it (an entry hits only under the identity it was verified with).
-        let cache = self
-            .cache
-            .as_deref()
-            .filter(|_| self.cache_all || !self.keys.is_symmetric())?;
-        let hit = cache.lookup(token, self.keys.current_id())?;
+        let hit = self
+            .current_cache()?
+            .lookup(token, self.keys.current_id())?;
         out.cache_hit = true;
         let answer = self.answer_hit(&hit, revocation, &mut out)?;
         Some(

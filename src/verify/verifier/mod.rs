@@ -341,7 +341,15 @@ impl Verifier {
     /// Whether the verified-token cache is on for the current key set (a hint: a check made
     /// while the keys are replaced decides again with the set it uses).
     pub(crate) fn caches(&self) -> bool {
-        self.cache.is_some() && (self.cache_all || !self.keys.is_symmetric())
+        self.current_cache().is_some()
+    }
+
+    /// The cache to use with the current key set, read from the store's hint without loading
+    /// the set (see [`caches`](Self::caches)).
+    fn current_cache(&self) -> Option<&TokenCache> {
+        self.cache
+            .as_deref()
+            .filter(|_| self.cache_all || !self.keys.is_symmetric())
     }
 }
 
