@@ -36,7 +36,7 @@ impl Verifier {
             let Some(cache) = self.cache_for(keys) else {
                 // The keys were replaced by shared secrets since `caches` answered.
                 return jws::verify(text()?, keys, self.allowed(keys), |verified, payload| {
-                    if !self.validation.type_matches(verified.header.typ.as_deref()) {
+                    if !self.validation.type_matches(verified.typ) {
                         return Err(ErrorKind::InvalidType);
                     }
                     self.check_claims(payload, revocation, &mut out, false)?;
@@ -66,7 +66,7 @@ impl Verifier {
                 });
             }
             jws::verify(text()?, keys, self.allowed(keys), |verified, payload| {
-                if !self.validation.type_matches(verified.header.typ.as_deref()) {
+                if !self.validation.type_matches(verified.typ) {
                     return Err(ErrorKind::InvalidType);
                 }
                 let facts = self.check_claims(payload, revocation, &mut out, true)?;

@@ -252,7 +252,7 @@ impl Verifier {
     pub fn verify_jws(&self, token: &str) -> Result<Vec<u8>, AuthError> {
         self.keys.with_current(|keys| {
             jws::verify(token, keys, self.allowed(keys), |verified, payload| {
-                if !self.validation.type_matches(verified.header.typ.as_deref()) {
+                if !self.validation.type_matches(verified.typ) {
                     return Err(AuthError::new(ErrorKind::InvalidType));
                 }
                 Ok(payload.to_vec())
@@ -301,7 +301,7 @@ impl Verifier {
                 });
             }
             jws::verify(token, keys, self.allowed(keys), |verified, payload| {
-                if !self.validation.type_matches(verified.header.typ.as_deref()) {
+                if !self.validation.type_matches(verified.typ) {
                     return Err(ErrorKind::InvalidType);
                 }
                 self.check_claims(payload, revocation, out, false)?;
