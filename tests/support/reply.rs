@@ -108,6 +108,13 @@ impl Reply {
     /// 200 with exactly `body`.
     #[track_caller]
     pub fn assert_ok(&self, body: &str) {
+        self.assert_status_ok();
+        assert_eq!(self.body, body);
+    }
+
+    /// 200, or a failure showing the body and the error.
+    #[track_caller]
+    fn assert_status_ok(&self) {
         assert_eq!(
             self.status,
             StatusCode::OK,
@@ -115,19 +122,12 @@ impl Reply {
             self.body,
             self.error
         );
-        assert_eq!(self.body, body);
     }
 
     /// 200, and the claims the handler answered with as JSON.
     #[track_caller]
     pub fn claims(&self) -> Claims {
-        assert_eq!(
-            self.status,
-            StatusCode::OK,
-            "{} {:?}",
-            self.body,
-            self.error
-        );
+        self.assert_status_ok();
         serde_json::from_str(&self.body).unwrap()
     }
 }
