@@ -331,14 +331,11 @@ fn describe_gives_every_metric_a_description() {
 mod login {
     use super::*;
 
-    use crate::support::hashing::Saturated;
+    use crate::support::hashing::{Saturated, ada};
     use http::Request;
     use tower::ServiceExt;
     use tower_jwt_auth::issue::SigningKey;
-    use tower_jwt_auth::login::password::{
-        Argon2Hasher, PasswordHashing, PasswordPolicy, Zeroizing,
-    };
-    use tower_jwt_auth::login::{InMemoryUserStore, ThrottlePolicy, User, login_handler};
+    use tower_jwt_auth::login::{InMemoryUserStore, ThrottlePolicy, login_handler};
     use tower_jwt_auth::{Algorithm, TokenIssuer};
 
     fn issuer() -> TokenIssuer {
@@ -363,14 +360,7 @@ mod login {
         let recorder = DebuggingRecorder::new();
         let snapshotter = recorder.snapshotter();
         let _local = metrics::set_default_local_recorder(&recorder);
-        let hasher =
-            Argon2Hasher::new(PasswordPolicy::default().m_cost_kib(256).t_cost(1)).unwrap();
-        let users = InMemoryUserStore::new();
-        let hash = hasher
-            .hash(Zeroizing::new("correct horse".to_owned()))
-            .await
-            .unwrap();
-        users.insert("ada".to_owned(), User::new("ada", hash, ["read"]));
+        let (hasher, users) = ada().await;
         let service = login_handler(users, issuer(), hasher)
             .throttle(ThrottlePolicy::default().free_failures(1));
 
@@ -493,11 +483,9 @@ mod login {
 mod grpc_login {
     use super::*;
 
+    use crate::support::hashing::ada;
     use tonic::Code;
-    use tower_jwt_auth::login::password::{
-        Argon2Hasher, PasswordHashing, PasswordPolicy, Zeroizing,
-    };
-    use tower_jwt_auth::login::{InMemoryUserStore, User, login_handler};
+    use tower_jwt_auth::login::login_handler;
     use tower_jwt_auth::tonic::auth::{AuthClient, AuthServer, LoginRequest};
     use tower_jwt_auth::{Algorithm, SigningKey, TokenIssuer};
 
@@ -520,14 +508,7 @@ mod grpc_login {
         let recorder = DebuggingRecorder::new();
         let snapshotter = recorder.snapshotter();
         let _local = metrics::set_default_local_recorder(&recorder);
-        let hasher =
-            Argon2Hasher::new(PasswordPolicy::default().m_cost_kib(256).t_cost(1)).unwrap();
-        let users = InMemoryUserStore::new();
-        let hash = hasher
-            .hash(Zeroizing::new("correct horse".to_owned()))
-            .await
-            .unwrap();
-        users.insert("ada", User::new("ada", hash, ["read"]));
+        let (hasher, users) = ada().await;
         let issuer = TokenIssuer::new(SigningKey::from_secret(Algorithm::HS256, SECRET).unwrap());
         // The tonic client straight over the gRPC service, no socket: the method runs in this
         // test's task, on the thread whose recorder this is.
