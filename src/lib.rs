@@ -73,11 +73,12 @@
 //! `layer/extract.rs` (the b64token grammar, the length cap), the token is split and decoded by
 //! `verify/jws.rs`, its header read by `verify/json/` (unless the key set already knows those
 //! exact header bytes from a token that verified: `verify/keys/set.rs`), its key chosen by
-//! `verify/keys/` and its signature checked there, its claims checked by `verify/verifier/` (the rules in `rules.rs`,
-//! the cache in `cached.rs`), and the claims put in the request's extensions by
-//! `layer/auth/service.rs`; a refusal is answered by `layer/rejection.rs`. With fetched keys,
-//! `remote/` chooses the issuer's verifier (through `layer/auth/resolve.rs`) before the key is
-//! chosen, and may make the request wait for keys. The Redis-shared denylist and throttle live in `shared/`.
+//! `verify/keys/` and its signature checked there, its claims checked by `verify/verifier/`
+//! (the rules in `rules.rs`, the cache in `cached.rs`), and the claims put in the request's
+//! extensions by `layer/auth/service.rs`; a refusal is answered by `layer/rejection.rs`. With
+//! fetched keys, `remote/` chooses the issuer's verifier (through `layer/auth/resolve.rs`)
+//! before the key is chosen, and may make the request wait for keys. The Redis-shared denylist
+//! and throttle live in `shared/`.
 //!
 //! # Features
 //!
