@@ -436,6 +436,50 @@ async fn a_rotated_key_is_picked_up_on_its_first_token() {
     call(&keys, &token(a)).await.assert_ok();
 }
 
+/// A request that waited for keys is counted as a cache hit or miss like any other: the cold
+/// start's and the one whose key came with a refetch are misses, the same token again a hit.
+#[cfg(feature = "metrics")]
+#[tokio::test(start_paused = true)]
+async fn requests_that_waited_for_keys_count_in_the_cache_metric() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let mock = Mock::default();
+    let a = signing("es256.pem", "a");
+    let b = signing("ed25519.pem", "b");
+    mock.answer(JWKS, Answer::json(jwks(&[jwk(&a)])));
+    let keys = RemoteKeys::builder(mock.client())
+        .issuer(config())
+        .build()
+        .unwrap();
+    let first = token(a.clone());
+    call(&keys, &first).await.assert_ok();
+    call(&keys, &first).await.assert_ok();
+    mock.answer(JWKS, Answer::json(jwks(&[jwk(&a), jwk(&b)])));
+    call(&keys, &token(b)).await.assert_ok();
+    assert_eq!(
+        stats(&keys).unknown_kid_refreshes,
+        1,
+        "the third request waited"
+    );
+
+    let mut counted = HashMap::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        if let DebugValue::Counter(n) = value
+            && key.key().name() == "tower_jwt_auth_cache_total"
+        {
+            let result = key.key().labels().next().unwrap().value().to_owned();
+            counted.insert(result, n);
+        }
+    }
+    assert_eq!(
+        counted,
+        HashMap::from([("hit".to_owned(), 1), ("miss".to_owned(), 2)])
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_flood_of_random_kids_costs_the_issuer_at_most_the_budget() {
     let mock = Mock::default();

@@ -19,6 +19,7 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use crate::verify::error::AuthError;
+use crate::verify::verifier::Checked;
 
 /// One request's decision: its span, and when it started (for the `metrics` histogram).
 #[derive(Clone)]
@@ -55,6 +56,12 @@ impl Decision {
         self.span.record("cache", if hit { "hit" } else { "miss" });
         #[cfg(feature = "metrics")]
         crate::metrics::cache(hit);
+    }
+
+    /// Whether the cache knew the token a full check went through; a refusal counts as a miss
+    /// (the cache keeps only tokens that passed).
+    pub(crate) fn note_cache<T>(&self, checked: &Result<Checked<T>, AuthError>) {
+        self.cache(checked.as_ref().is_ok_and(|checked| checked.cache_hit));
     }
 
     /// The request goes on with its claims.

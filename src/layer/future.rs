@@ -8,7 +8,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::layer::auth::PendingCheck;
+use crate::layer::auth::{PendingCheck, Waited};
 use crate::layer::body::ResponseBody;
 use crate::layer::decision::Decision;
 use crate::layer::reject;
@@ -184,7 +184,13 @@ where
                         decision,
                     } = &mut **waiting;
                     let _entered = decision.span().enter();
-                    let answer = ready!(check.as_mut().poll(cx));
+                    let Waited {
+                        answer,
+                        cache_asked,
+                    } = ready!(check.as_mut().poll(cx));
+                    if cache_asked {
+                        decision.note_cache(&answer);
+                    }
                     let (service, mut request) = pending.take().expect("polled after completion");
                     match answer {
                         Err(error) => {

@@ -10,7 +10,7 @@ mod service;
 pub use layer::JwtAuthLayer;
 #[cfg(feature = "remote")]
 pub(crate) use resolve::{KeySource, KeysWait, Resolution, SourceWait};
-pub(crate) use resolve::{PendingCheck, Resolve};
+pub(crate) use resolve::{PendingCheck, Resolve, Waited};
 pub use service::JwtAuth;
 
 use std::sync::Arc;

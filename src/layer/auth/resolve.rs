@@ -65,8 +65,17 @@ pub(crate) enum Resolution<'a> {
 pub(crate) type InsertClaims = Box<dyn FnOnce(&mut http::Extensions) + Send>;
 
 /// A request's check that waits for keys first.
-pub(crate) type PendingCheck =
-    Pin<Box<dyn Future<Output = Result<Checked<InsertClaims>, AuthError>> + Send>>;
+pub(crate) type PendingCheck = Pin<Box<dyn Future<Output = Waited> + Send>>;
+
+/// What a check that waited for keys found.
+pub(crate) struct Waited {
+    /// The check's answer.
+    pub(crate) answer: Result<Checked<InsertClaims>, AuthError>,
+    /// Whether the verifier that answered keeps the verified-token cache: the decision then
+    /// says `hit` or `miss`, as for a check made at once (`false` when no keys came, so no
+    /// verifier was asked).
+    pub(crate) cache_asked: bool,
+}
 
 /// Checks `token` with `source`, once more after a refetch if its key is unknown.
 fn check_with<C>(
@@ -124,9 +133,13 @@ where
             let revocation = revocation.cloned();
             Err(Box::pin(async move {
                 wait.await;
-                verifier
+                let answer = verifier
                     .check_shared::<C>(&token, revocation.as_deref())
-                    .map(boxed)
+                    .map(boxed);
+                Waited {
+                    answer,
+                    cache_asked: verifier.caches(),
+                }
             }))
         }
     }
@@ -145,8 +158,16 @@ where
     let token = token.to_vec();
     let revocation = revocation.cloned();
     Box::pin(async move {
-        let source = wait.await?;
-        match check_with::<C>(&*source, &token, revocation.as_deref()) {
+        let source = match wait.await {
+            Ok(source) => source,
+            Err(error) => {
+                return Waited {
+                    answer: Err(error),
+                    cache_asked: false,
+                };
+            }
+        };
+        let answer = match check_with::<C>(&*source, &token, revocation.as_deref()) {
             Ok(checked) => Ok(boxed(checked)),
             Err((error, None)) => Err(error),
             Err((_, Some(refetch))) => {
@@ -156,6 +177,10 @@ where
                     .check_shared::<C>(&token, revocation.as_deref())
                     .map(boxed)
             }
+        };
+        Waited {
+            answer,
+            cache_asked: source.verifier().caches(),
         }
     })
 }

@@ -122,7 +122,7 @@ where
             return match check_resolved::<C>(&**resolver, config, token) {
                 Ok((checked, caches)) => {
                     if caches {
-                        note_cache(decision, &checked);
+                        decision.note_cache(&checked);
                     }
                     self.proceed(checked, request, decision)
                 }
@@ -137,16 +137,10 @@ where
         }
         let checked = config.verifier.check_shared::<C>(token, revocation);
         if config.verifier.caches() {
-            note_cache(decision, &checked);
+            decision.note_cache(&checked);
         }
         self.proceed(checked, request, decision)
     }
-}
-
-/// Tells `decision` whether the cache knew the token a full check went through; a refusal
-/// counts as a miss (the cache keeps only tokens that passed).
-fn note_cache<T>(decision: &Decision, checked: &Result<Checked<T>, AuthError>) {
-    decision.cache(checked.as_ref().is_ok_and(|checked| checked.cache_hit));
 }
 
 /// A check's answer, with the claims shared.
