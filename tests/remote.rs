@@ -113,6 +113,14 @@ impl Mock {
         self.log.lock().unwrap().len()
     }
 
+    /// Keys of the one issuer `config`, fetched through this mock.
+    fn keys(&self, config: IssuerConfig) -> RemoteKeys {
+        RemoteKeys::builder(self.client())
+            .issuer(config)
+            .build()
+            .unwrap()
+    }
+
     fn client(
         &self,
     ) -> BoxCloneSyncService<Request<RequestBody>, Response<Full<Bytes>>, Infallible> {
@@ -251,10 +259,7 @@ async fn a_cold_start_waits_for_the_first_keys_then_verifies() {
     let mock = Mock::default();
     let a = signing("es256.pem", "a");
     mock.answer(JWKS, Answer::json(jwks(&[jwk(&a)])));
-    let keys = RemoteKeys::builder(mock.client())
-        .issuer(config())
-        .build()
-        .unwrap();
+    let keys = mock.keys(config());
     assert!(!keys.is_ready());
     call(&keys, &token(a)).await.assert_ok();
     assert!(keys.is_ready());
@@ -267,10 +272,7 @@ async fn a_cold_start_waits_for_the_first_keys_then_verifies() {
 async fn before_any_keys_a_request_waits_the_fetch_deadline_then_gets_503() {
     let mock = Mock::default();
     mock.answer(JWKS, Answer::status(500));
-    let keys = RemoteKeys::builder(mock.client())
-        .issuer(config())
-        .build()
-        .unwrap();
+    let keys = mock.keys(config());
     let start = Instant::now();
     let reply = call(&keys, &token(signing("es256.pem", "a"))).await;
     assert_eq!(start.elapsed(), Duration::from_secs(5));
@@ -309,10 +311,7 @@ async fn keys_are_refreshed_in_the_background_every_five_minutes_less_jitter() {
     let mock = Mock::default();
     let a = signing("es256.pem", "a");
     mock.answer(JWKS, Answer::json(jwks(&[jwk(&a)])));
-    let keys = RemoteKeys::builder(mock.client())
-        .issuer(config())
-        .build()
-        .unwrap();
+    let keys = mock.keys(config());
     keys.ready().await;
     assert_eq!(mock.count(), 1);
     // Jitter takes at most a tenth off: nothing before 4.5 minutes, a fetch by 5.
@@ -333,10 +332,7 @@ async fn max_age_sets_the_refresh_period_clamped_to_one_minute_and_one_hour() {
             JWKS,
             Answer::json(jwks(&[jwk(&a)])).header("cache-control", &format!("max-age={max_age}")),
         );
-        let keys = RemoteKeys::builder(mock.client())
-            .issuer(config())
-            .build()
-            .unwrap();
+        let keys = mock.keys(config());
         keys.ready().await;
         advance(Duration::from_secs(fetched_by * 9 / 10 - 1)).await;
         assert_eq!(mock.count(), 1, "max-age={max_age}: too early");
@@ -353,10 +349,7 @@ async fn a_cached_token_is_refused_once_the_keys_are_too_old() {
     let mock = Mock::default();
     let a = signing("es256.pem", "a");
     mock.answer(JWKS, Answer::json(jwks(&[jwk(&a)])));
-    let keys = RemoteKeys::builder(mock.client())
-        .issuer(config())
-        .build()
-        .unwrap();
+    let keys = mock.keys(config());
     keys.ready().await;
     let token = token(a.clone());
     call(&keys, &token).await.assert_ok();
@@ -381,10 +374,7 @@ async fn a_304_keeps_the_set_and_the_token_cache() {
         JWKS,
         Answer::json(jwks(&[jwk(&a)])).header("etag", "\"v1\""),
     );
-    let keys = RemoteKeys::builder(mock.client())
-        .issuer(config().cache_verified_tokens(100))
-        .build()
-        .unwrap();
+    let keys = mock.keys(config().cache_verified_tokens(100));
     keys.ready().await;
     let set = keys.verifier(ISS).unwrap().keys().load();
     mock.answer(JWKS, Answer::status(304));
@@ -424,10 +414,7 @@ async fn a_rotated_key_is_picked_up_on_its_first_token() {
     let a = signing("es256.pem", "a");
     let b = signing("ed25519.pem", "b");
     mock.answer(JWKS, Answer::json(jwks(&[jwk(&a)])));
-    let keys = RemoteKeys::builder(mock.client())
-        .issuer(config())
-        .build()
-        .unwrap();
+    let keys = mock.keys(config());
     keys.ready().await;
     mock.answer(JWKS, Answer::json(jwks(&[jwk(&a), jwk(&b)])));
     call(&keys, &token(b)).await.assert_ok();
@@ -450,10 +437,7 @@ async fn requests_that_waited_for_keys_count_in_the_cache_metric() {
     let a = signing("es256.pem", "a");
     let b = signing("ed25519.pem", "b");
     mock.answer(JWKS, Answer::json(jwks(&[jwk(&a)])));
-    let keys = RemoteKeys::builder(mock.client())
-        .issuer(config())
-        .build()
-        .unwrap();
+    let keys = mock.keys(config());
     let first = token(a.clone());
     call(&keys, &first).await.assert_ok();
     call(&keys, &first).await.assert_ok();
@@ -485,10 +469,7 @@ async fn a_flood_of_random_kids_costs_the_issuer_at_most_the_budget() {
     let mock = Mock::default();
     let a = signing("es256.pem", "a");
     mock.answer(JWKS, Answer::json(jwks(&[jwk(&a)])));
-    let keys = RemoteKeys::builder(mock.client())
-        .issuer(config())
-        .build()
-        .unwrap();
+    let keys = mock.keys(config());
     keys.ready().await;
     let start = Instant::now();
     let mut replies = Vec::new();
@@ -528,10 +509,7 @@ async fn during_an_outage_the_last_good_keys_serve_until_the_limit_then_503() {
     let mock = Mock::default();
     let a = signing("es256.pem", "a");
     mock.answer(JWKS, Answer::json(jwks(&[jwk(&a)])));
-    let keys = RemoteKeys::builder(mock.client())
-        .issuer(config())
-        .build()
-        .unwrap();
+    let keys = mock.keys(config());
     keys.ready().await;
     mock.answer(JWKS, Answer::status(500));
     // Expired after 5 minutes, served for 24 hours more.
@@ -563,10 +541,7 @@ async fn a_redirect_is_refused() {
         JWKS,
         Answer::status(302).header("location", "https://elsewhere.example.com/jwks"),
     );
-    let keys = RemoteKeys::builder(mock.client())
-        .issuer(config())
-        .build()
-        .unwrap();
+    let keys = mock.keys(config());
     assert_eq!(keys.refresh_now().await, Err(RemoteError::Redirect(302)));
     assert_eq!(
         mock.requests(),
@@ -588,10 +563,7 @@ async fn an_oversized_body_is_refused_declared_or_not() {
             answer = answer.header("content-length", &padded.len().to_string());
         }
         mock.answer(JWKS, answer);
-        let keys = RemoteKeys::builder(mock.client())
-            .issuer(config())
-            .build()
-            .unwrap();
+        let keys = mock.keys(config());
         assert_eq!(
             keys.refresh_now().await,
             Err(RemoteError::TooLarge(256 * 1024))
@@ -607,10 +579,7 @@ async fn a_slow_server_hits_the_deadline() {
         JWKS,
         Answer::json(jwks(&[jwk(&a)])).delay(Duration::from_secs(30)),
     );
-    let keys = RemoteKeys::builder(mock.client())
-        .issuer(config().fetch_timeout(Duration::from_secs(3)))
-        .build()
-        .unwrap();
+    let keys = mock.keys(config().fetch_timeout(Duration::from_secs(3)));
     let start = Instant::now();
     assert_eq!(
         keys.refresh_now().await,
@@ -646,10 +615,7 @@ async fn unusable_keys_are_skipped_and_a_set_without_any_is_a_failed_fetch() {
             twin_2,
         ])),
     );
-    let keys = RemoteKeys::builder(mock.client())
-        .issuer(config())
-        .build()
-        .unwrap();
+    let keys = mock.keys(config());
     keys.refresh_now().await.unwrap();
     assert_eq!(stats(&keys).keys, 1);
     call(&keys, &token(a)).await.assert_ok();
@@ -669,10 +635,7 @@ async fn an_rsa_key_without_alg_verifies_the_configured_algorithm_only() {
         if let Some(alg) = configured {
             config = config.rsa_algorithm_for_keys_without_alg(alg).unwrap();
         }
-        let keys = RemoteKeys::builder(mock.client())
-            .issuer(config)
-            .build()
-            .unwrap();
+        let keys = mock.keys(config);
         keys.refresh_now().await.unwrap();
         let reply = call(&keys, &token(rsa.clone())).await;
         if accepted {
@@ -701,10 +664,7 @@ async fn discovery_finds_the_keys_and_moves_on_only_on_404_or_410() {
         discovery(iss, JWKS),
     );
     mock.answer(JWKS, Answer::json(jwks(&[jwk(&a)])));
-    let keys = RemoteKeys::builder(mock.client())
-        .issuer(IssuerConfig::discovery(iss).unwrap().audience("api"))
-        .build()
-        .unwrap();
+    let keys = mock.keys(IssuerConfig::discovery(iss).unwrap().audience("api"));
     keys.refresh_now().await.unwrap();
     let urls: Vec<String> = mock.requests().into_iter().map(|(url, _)| url).collect();
     assert_eq!(
@@ -727,10 +687,7 @@ async fn discovery_finds_the_keys_and_moves_on_only_on_404_or_410() {
         "https://idp.example.com/tenant/.well-known/openid-configuration",
         Answer::status(500),
     );
-    let keys = RemoteKeys::builder(mock.client())
-        .issuer(IssuerConfig::discovery(iss).unwrap())
-        .build()
-        .unwrap();
+    let keys = mock.keys(IssuerConfig::discovery(iss).unwrap());
     assert_eq!(keys.refresh_now().await, Err(RemoteError::Status(500)));
     assert!(
         mock.requests()
@@ -744,10 +701,7 @@ async fn a_discovery_document_naming_another_issuer_or_an_http_jwks_is_refused()
     let mock = Mock::default();
     let url = "https://idp.example.com/.well-known/openid-configuration";
     mock.answer(url, discovery("https://idp.example.com/", JWKS));
-    let keys = RemoteKeys::builder(mock.client())
-        .issuer(IssuerConfig::discovery(ISS).unwrap())
-        .build()
-        .unwrap();
+    let keys = mock.keys(IssuerConfig::discovery(ISS).unwrap());
     assert_eq!(
         keys.refresh_now().await,
         Err(RemoteError::IssuerMismatch {
@@ -817,10 +771,7 @@ async fn a_token_of_an_unknown_issuer_costs_no_request() {
     assert_eq!(keys.stats()[1].unknown_kid_refreshes, 1);
 
     // With one issuer, a token naming another and an unknown kid costs no request either.
-    let single = RemoteKeys::builder(mock.client())
-        .issuer(config())
-        .build()
-        .unwrap();
+    let single = mock.keys(config());
     single.ready().await;
     let before = mock.count();
     call(&single, &evil)
@@ -834,10 +785,7 @@ async fn challenges_name_the_resource_metadata_when_configured() {
     let mock = Mock::default();
     let a = signing("es256.pem", "a");
     mock.answer(JWKS, Answer::json(jwks(&[jwk(&a)])));
-    let keys = RemoteKeys::builder(mock.client())
-        .issuer(config())
-        .build()
-        .unwrap();
+    let keys = mock.keys(config());
     keys.ready().await;
     let app = keys
         .layer()
