@@ -94,7 +94,9 @@ impl Verifier {
     where
         C: Send + Sync + 'static,
     {
-        let mut out = Outcome::new();
+        // No claims are decoded here: an outcome without a claims slot keeps what is moved
+        // small (the slot would be as large as `C`).
+        let mut out = Outcome::<()>::new();
         // The set's identity and kind are read without loading the set: a hit needs nothing
         // else of it (an entry hits only under the identity it was verified with).
         let hit = self
@@ -111,11 +113,11 @@ impl Verifier {
 
     /// A cache entry's answer, if it kept a verdict with claims of type `C`: the clock, the
     /// recorded scope outcome and the revocation hook, nothing else.
-    fn answer_hit<C>(
+    fn answer_hit<C, O>(
         &self,
         entry: &Entry,
         revocation: Option<&dyn Revocation>,
-        out: &mut Outcome<C>,
+        out: &mut Outcome<O>,
     ) -> Option<Result<Arc<C>, ErrorKind>>
     where
         C: Send + Sync + 'static,
