@@ -3,6 +3,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
@@ -16,7 +17,7 @@ use crate::layer::rejection::{DefaultRejection, OnRejection};
 use crate::layer::{ResponseFuture, reject};
 use crate::verify::claims::Claims;
 use crate::verify::error::{AuthError, ErrorKind};
-use crate::verify::verifier::Checked;
+use crate::verify::verifier::{Checked, PendingRevocation};
 
 /// Middleware that verifies bearer JWTs; made by [`JwtAuthLayer`](crate::JwtAuthLayer).
 pub struct JwtAuth<S, C = Claims, R = DefaultRejection> {
@@ -57,11 +58,44 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let decision = Decision::start();
         let _entered = decision.span().enter();
-        self.decide(request, &decision)
+        // The check works on the request in place; the request then moves once, into the
+        // future that answers it (each move copies it: 240 bytes with axum's body).
+        match self.decide(&mut request, &decision) {
+            Step::Inner => ResponseFuture::inner(self.inner.call(request)),
+            Step::Rejected(response) => ResponseFuture::rejected(response),
+            Step::Keys(check) => ResponseFuture::keys(
+                check,
+                self.take_ready(),
+                request,
+                self.on_rejection.clone(),
+                decision.clone(),
+            ),
+            Step::Revocation(check, scope_error) => ResponseFuture::revocation(
+                check,
+                self.take_ready(),
+                request,
+                scope_error,
+                self.on_rejection.clone(),
+                decision.clone(),
+            ),
+        }
     }
+}
+
+/// What the check of a request decided; the request itself stays with the caller.
+enum Step {
+    /// Pass it on: with its claims inserted, or without any (optional layer, no credential).
+    Inner,
+    /// Refuse it with this response.
+    Rejected(Response<Bytes>),
+    /// Wait for the issuer's keys, then check it.
+    Keys(PendingCheck),
+    /// Wait for the revocation hook (its claims inserted); a scope refusal, if any, comes
+    /// after the hook's answer.
+    Revocation(PendingRevocation, Option<AuthError>),
 }
 
 impl<S, C, R> JwtAuth<S, C, R>
@@ -70,14 +104,7 @@ where
     R: OnRejection,
 {
     /// The request's check, within its decision's span.
-    fn decide<ReqBody, ResBody>(
-        &mut self,
-        request: Request<ReqBody>,
-        decision: &Decision,
-    ) -> ResponseFuture<S, ReqBody, R>
-    where
-        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    {
+    fn decide<ReqBody>(&self, request: &mut Request<ReqBody>, decision: &Decision) -> Step {
         let config = &*self.config;
         let revocation = config.revocation.as_deref();
         // A token the cache knows: its bytes as sent are those of a token that passed every
@@ -106,16 +133,12 @@ where
             Ok(Credential::Token(token)) => token,
             Ok(Credential::Absent(_)) if config.optional => {
                 decision.anonymous();
-                return ResponseFuture::inner(self.inner.call(request));
+                return Step::Inner;
             }
             Ok(Credential::Absent(kind)) | Err(kind) => {
                 let error = kind.into();
                 decision.rejected(&error, false);
-                return ResponseFuture::rejected(reject(
-                    &self.on_rejection,
-                    error,
-                    request.headers(),
-                ));
+                return Step::Rejected(reject(&self.on_rejection, error, request.headers()));
             }
         };
         if let Some(resolver) = &config.resolver {
@@ -126,13 +149,7 @@ where
                     }
                     self.proceed(checked, request, decision)
                 }
-                Err(check) => {
-                    // The service made ready by `poll_ready` goes into the future; a clone stays.
-                    let clone = self.inner.clone();
-                    let ready = std::mem::replace(&mut self.inner, clone);
-                    let (on_rejection, decision) = (self.on_rejection.clone(), decision.clone());
-                    ResponseFuture::keys(check, ready, request, on_rejection, decision)
-                }
+                Err(check) => Step::Keys(check),
             };
         }
         let checked = config.verifier.check_shared::<C>(token, revocation);
@@ -172,17 +189,14 @@ where
     C: Send + Sync + 'static,
     R: OnRejection,
 {
-    /// Answers a checked request: passes it on with its claims, refuses it, or waits for the
-    /// revocation hook.
-    fn proceed<ReqBody, ResBody>(
-        &mut self,
-        checked: Result<Checked<Arc<C>>, AuthError>,
-        mut request: Request<ReqBody>,
+    /// What a checked request gets: passed on with its claims, refused, or a wait for the
+    /// revocation hook (its claims inserted already).
+    fn proceed<ReqBody>(
+        &self,
+        checked: Answer<C>,
+        request: &mut Request<ReqBody>,
         decision: &Decision,
-    ) -> ResponseFuture<S, ReqBody, R>
-    where
-        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    {
+    ) -> Step {
         match checked {
             Err(error)
             | Ok(Checked {
@@ -191,7 +205,7 @@ where
                 ..
             }) => {
                 decision.rejected(&error, true);
-                ResponseFuture::rejected(reject(&self.on_rejection, error, request.headers()))
+                Step::Rejected(reject(&self.on_rejection, error, request.headers()))
             }
             Ok(Checked {
                 claims,
@@ -201,7 +215,7 @@ where
             }) => {
                 decision.accepted();
                 request.extensions_mut().insert(claims);
-                ResponseFuture::inner(self.inner.call(request))
+                Step::Inner
             }
             Ok(Checked {
                 claims,
@@ -210,19 +224,18 @@ where
                 ..
             }) => {
                 request.extensions_mut().insert(claims);
-                // The service made ready by `poll_ready` goes into the future; a clone stays.
-                let clone = self.inner.clone();
-                let ready = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::revocation(
-                    check,
-                    ready,
-                    request,
-                    scope_error,
-                    self.on_rejection.clone(),
-                    decision.clone(),
-                )
+                Step::Revocation(check, scope_error)
             }
         }
+    }
+}
+
+impl<S: Clone, C, R> JwtAuth<S, C, R> {
+    /// The service `poll_ready` made ready, for a future that calls it later; a clone takes
+    /// its place.
+    fn take_ready(&mut self) -> S {
+        let clone = self.inner.clone();
+        std::mem::replace(&mut self.inner, clone)
     }
 }
 
