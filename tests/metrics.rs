@@ -25,28 +25,10 @@ use std::collections::BTreeMap;
 use http::StatusCode;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use support::layer::{bearer, layer, status};
+use support::recorded::counters;
 use support::*;
 use tower_jwt_auth::RequireScopeLayer;
 use tower_jwt_auth::verify::{BoxError, InMemoryDenylist, RevocationCheck, TokenInfo};
-
-/// The counters recorded since the last call, as `name{label="value",…}` → count.
-fn counters(snapshotter: &Snapshotter) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::new();
-    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
-        // A snapshot lists every key seen so far, at 0 when it did not move since the last one.
-        if let DebugValue::Counter(n) = value
-            && n > 0
-        {
-            let key = key.key();
-            let labels: Vec<_> = key
-                .labels()
-                .map(|l| format!("{}={:?}", l.key(), l.value()))
-                .collect();
-            out.insert(format!("{}{{{}}}", key.name(), labels.join(",")), n);
-        }
-    }
-    out
-}
 
 /// The histogram samples recorded since the last call, by name.
 fn samples(snapshotter: &Snapshotter, name: &str) -> usize {

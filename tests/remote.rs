@@ -2,6 +2,8 @@
 //! no network, no wall clock. Each test names what it shows.
 #![cfg(all(feature = "remote", feature = "issue"))]
 
+mod support;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -428,7 +430,7 @@ async fn a_rotated_key_is_picked_up_on_its_first_token() {
 #[cfg(feature = "metrics")]
 #[tokio::test(start_paused = true)]
 async fn requests_that_waited_for_keys_count_in_the_cache_metric() {
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use metrics_util::debugging::DebuggingRecorder;
 
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
@@ -449,18 +451,16 @@ async fn requests_that_waited_for_keys_count_in_the_cache_metric() {
         "the third request waited"
     );
 
-    let mut counted = HashMap::new();
-    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
-        if let DebugValue::Counter(n) = value
-            && key.key().name() == "tower_jwt_auth_cache_total"
-        {
-            let result = key.key().labels().next().unwrap().value().to_owned();
-            counted.insert(result, n);
-        }
-    }
+    let cache: Vec<_> = support::recorded::counters(&snapshotter)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("tower_jwt_auth_cache_total"))
+        .collect();
     assert_eq!(
-        counted,
-        HashMap::from([("hit".to_owned(), 1), ("miss".to_owned(), 2)])
+        cache,
+        [
+            (r#"tower_jwt_auth_cache_total{result="hit"}"#.to_owned(), 1),
+            (r#"tower_jwt_auth_cache_total{result="miss"}"#.to_owned(), 2)
+        ]
     );
 }
 

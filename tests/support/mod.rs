@@ -1,12 +1,14 @@
 //! Token minting shared by the integration tests, and the helpers several of them use: the layer
 //! and the status it answers (`layer`), a response read whole with its assertions (`reply`), and
-//! password hashers (`hashing`, with `login`). Every binary that includes this module compiles
+//! password hashers (`hashing`, with `login`), the counters a test recorder saw (`recorded`). Every binary that includes this module compiles
 //! all of it, hence `dead_code` allowed.
 #![allow(dead_code, unreachable_pub)]
 
 #[cfg(feature = "login")]
 pub mod hashing;
 pub mod layer;
+#[cfg(feature = "metrics")]
+pub mod recorded;
 pub mod reply;
 
 use std::time::{SystemTime, UNIX_EPOCH};
