@@ -29,18 +29,15 @@ impl Verifier {
         let mut out = Outcome::new();
         if !self.caches() {
             self.check_into::<C>(text()?, revocation, &mut out)?;
-            let claims = Arc::new(out.claims.take().ok_or(ErrorKind::InvalidClaims)?);
+            let claims = Arc::new(out.take_claims()?);
             return Ok(out.checked(claims));
         }
         let claims = self.keys.with_current(|keys| {
             let Some(cache) = self.cache_for(keys) else {
                 // The keys were replaced by shared secrets since `caches` answered.
-                return jws::verify(text()?, keys, self.allowed(keys), |verified, payload| {
-                    if !self.validation.type_matches(verified.typ) {
-                        return Err(ErrorKind::InvalidType);
-                    }
+                return self.verify_signed(text()?, keys, |payload| {
                     self.check_claims(payload, revocation, &mut out, false)?;
-                    Ok(Arc::new(out.claims.take().ok_or(ErrorKind::InvalidClaims)?))
+                    Ok(Arc::new(out.take_claims()?))
                 });
             };
             let key_set = keys.id();
@@ -53,7 +50,7 @@ impl Verifier {
                 let compact = jws::Compact::split(text()?)?;
                 return jws::with_payload(compact.payload, |payload| {
                     let facts = self.check_claims(payload, revocation, &mut out, true)?;
-                    let claims = Arc::new(out.claims.take().ok_or(ErrorKind::InvalidClaims)?);
+                    let claims = Arc::new(out.take_claims()?);
                     if hit.verdict().is_none()
                         && let Some(facts) = facts
                     {
@@ -65,12 +62,9 @@ impl Verifier {
                     Ok(claims)
                 });
             }
-            jws::verify(text()?, keys, self.allowed(keys), |verified, payload| {
-                if !self.validation.type_matches(verified.typ) {
-                    return Err(ErrorKind::InvalidType);
-                }
+            self.verify_signed(text()?, keys, |payload| {
                 let facts = self.check_claims(payload, revocation, &mut out, true)?;
-                let claims = Arc::new(out.claims.take().ok_or(ErrorKind::InvalidClaims)?);
+                let claims = Arc::new(out.take_claims()?);
                 let verdict = facts.map(|facts| Verdict {
                     claims: Arc::clone(&claims) as _,
                     facts,

@@ -235,10 +235,9 @@ impl Verifier {
     pub fn verify<C: DeserializeOwned>(&self, token: &str) -> Result<C, AuthError> {
         let mut out = Outcome::new();
         self.check_into::<C>(token, None, &mut out)?;
-        match (out.scope_error, out.claims) {
-            (Some(err), _) => Err(err),
-            (None, Some(claims)) => Ok(claims),
-            (None, None) => Err(ErrorKind::InvalidClaims.into()),
+        match out.scope_error.take() {
+            Some(err) => Err(err),
+            None => Ok(out.take_claims()?),
         }
     }
 
@@ -251,12 +250,7 @@ impl Verifier {
     /// As [`Verifier::verify`], for the rules that apply.
     pub fn verify_jws(&self, token: &str) -> Result<Vec<u8>, AuthError> {
         self.keys.with_current(|keys| {
-            jws::verify(token, keys, self.allowed(keys), |verified, payload| {
-                if !self.validation.type_matches(verified.typ) {
-                    return Err(AuthError::new(ErrorKind::InvalidType));
-                }
-                Ok(payload.to_vec())
-            })
+            self.verify_signed(token, keys, |payload| Ok::<_, AuthError>(payload.to_vec()))
         })
     }
 
@@ -267,6 +261,22 @@ impl Verifier {
             .map_or(of_keys, |allowed| allowed.intersection(of_keys))
     }
 
+    /// Verifies `token`'s signature with `keys` under this verifier's allow-list, then its
+    /// `typ` rule, and hands the payload to `then`: the start of every full check.
+    fn verify_signed<R, E: From<ErrorKind>>(
+        &self,
+        token: &str,
+        keys: &KeySet,
+        then: impl FnOnce(&[u8]) -> Result<R, E>,
+    ) -> Result<R, E> {
+        jws::verify(token, keys, self.allowed(keys), |verified, payload| {
+            if !self.validation.type_matches(verified.typ) {
+                return Err(ErrorKind::InvalidType.into());
+            }
+            then(payload)
+        })
+    }
+
     #[cfg(test)]
     pub(crate) fn check<C: DeserializeOwned>(
         &self,
@@ -275,7 +285,7 @@ impl Verifier {
     ) -> Result<Checked<C>, AuthError> {
         let mut out = Outcome::new();
         self.check_into(token, revocation, &mut out)?;
-        let claims = out.claims.take().ok_or(ErrorKind::InvalidClaims)?;
+        let claims = out.take_claims()?;
         Ok(out.checked(claims))
     }
 
@@ -300,10 +310,7 @@ impl Verifier {
                     self.check_claims(payload, revocation, out, false).map(drop)
                 });
             }
-            jws::verify(token, keys, self.allowed(keys), |verified, payload| {
-                if !self.validation.type_matches(verified.typ) {
-                    return Err(ErrorKind::InvalidType);
-                }
+            self.verify_signed(token, keys, |payload| {
                 self.check_claims(payload, revocation, out, false)?;
                 if let Some(cache) = cache {
                     cache.insert(token.as_bytes(), keys.id(), None);
@@ -369,6 +376,12 @@ impl<C> Outcome<C> {
             pending: None,
             cache_hit: false,
         }
+    }
+
+    /// The claims a check that passed wrote (never missing then: a missing one is refused as
+    /// invalid claims rather than trusted).
+    fn take_claims(&mut self) -> Result<C, ErrorKind> {
+        self.claims.take().ok_or(ErrorKind::InvalidClaims)
     }
 
     /// The outcome, with `claims` as the claims handed out.
