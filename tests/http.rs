@@ -313,6 +313,31 @@ async fn a_bad_signature_gets_invalid_token() {
         .assert_invalid_token(ErrorKind::InvalidSignature);
 }
 
+/// Once a token has verified, the key set knows its encoded header and does not read it again
+/// (`KnownHeaders`): a token with those same header bytes still needs its own signature, and
+/// gets the full `invalid_token` answer without one.
+#[tokio::test]
+async fn a_header_the_keys_know_still_needs_its_signature() {
+    let layer = layer();
+    let header = br#"{"alg":"HS256","typ":"JWT"}"#;
+    let good = hs256_raw(header, claims("").as_bytes(), SECRET);
+    with_token(layer.clone(), &good).await.assert_ok("ada");
+    let other_key = hs256_raw(
+        header,
+        claims("").as_bytes(),
+        b"another secret that is 32 bytes long!!",
+    );
+    let (input, _) = good.rsplit_once('.').unwrap();
+    let zeroed = format!("{input}.{}", b64(&[0; 32]));
+    for forged in [other_key, zeroed] {
+        assert_eq!(forged.split('.').next(), good.split('.').next());
+        with_token(layer.clone(), &forged)
+            .await
+            .assert_invalid_token(ErrorKind::InvalidSignature);
+    }
+    with_token(layer, &good).await.assert_ok("ada");
+}
+
 #[tokio::test]
 async fn alg_none_is_refused_in_every_spelling() {
     let payload = b64(claims("").as_bytes());
