@@ -16,8 +16,8 @@
 //!
 //! - A fixed array of `capacity` slots, each an atomically swapped `Option<Arc<Entry>>`: no
 //!   lock anywhere, readers never block writers. A token may live in one of two neighbouring
-//!   slots chosen by a keyed hash (SipHash with a random key, so a client cannot aim tokens at
-//!   a slot); inserting evicts, in order, an empty slot, an entry of another key set, one not
+//!   slots chosen by a keyed hash of the signature's end (a folded multiply with random keys,
+//!   so a client cannot aim tokens at a slot); inserting evicts, in order, an empty slot, an entry of another key set, one not
 //!   hit since the last eviction there (second chance, as in CLOCK), or either.
 //! - Two bounds: the slots bound the entries, and a byte budget bounds what they hold. Each
 //!   entry is charged [`charge`] bytes (its token twice, for the token and what is decoded from
@@ -157,7 +157,8 @@ pub(crate) struct TokenCache {
     /// secrets, by default) costs no memory for it.
     slots: OnceLock<Box<[ArcSwapOption<Entry>]>>,
     capacity: usize,
-    hasher: RandomState,
+    /// The keys of the slot hash, random per cache.
+    keys: [u64; 2],
     /// The byte budget, and what the entries in the slots are charged (see [`charge`]).
     max_bytes: usize,
     used: AtomicUsize,
@@ -171,7 +172,11 @@ impl TokenCache {
         Self {
             slots: OnceLock::new(),
             capacity: capacity.max(1),
-            hasher: RandomState::new(),
+            keys: {
+                // Two draws from the standard library's randomly keyed SipHash.
+                let random = RandomState::new();
+                [random.hash_one(0_u8), random.hash_one(1_u8)]
+            },
             max_bytes,
             used: AtomicUsize::new(0),
             #[cfg(test)]
@@ -193,9 +198,25 @@ impl TokenCache {
         self.used.load(Ordering::Relaxed)
     }
 
+    /// The slot hash of a token: its length and last [`HASHED_SUFFIX`] bytes, mixed with the
+    /// cache's random keys by one folded multiply (foldhash's and aHash's core step).
+    ///
+    /// Not SipHash: this runs on every request, and SipHash's rounds cost more than the rest of
+    /// a lookup (BENCHMARKS.md, "The cached path under callgrind"). What the slot choice needs is
+    /// that a client cannot predict it, which random keys give; the suffix of a cached token is
+    /// the end of a signature the issuer made, which no client chooses, and a token the cache
+    /// does not hold only reads the slots it lands on.
     fn hash(&self, bytes: &[u8]) -> u64 {
-        let suffix = &bytes[bytes.len().saturating_sub(HASHED_SUFFIX)..];
-        self.hasher.hash_one((bytes.len(), suffix))
+        let suffix = u128::from_le_bytes(bytes.last_chunk().copied().unwrap_or_else(|| {
+            // Shorter than the suffix (never a JWT): zeros first.
+            let mut padded = [0_u8; HASHED_SUFFIX];
+            padded[HASHED_SUFFIX - bytes.len()..].copy_from_slice(bytes);
+            padded
+        }));
+        let [k0, k1] = self.keys;
+        #[allow(clippy::cast_possible_truncation)]
+        let (high, low) = ((suffix >> 64) as u64, suffix as u64);
+        folded_multiply(high ^ k0, low ^ k1 ^ bytes.len() as u64)
     }
 
     /// The two slots a token may live in, once there are slots.
@@ -204,7 +225,9 @@ impl TokenCache {
         // Maps the hash onto 0..n without a division (Lemire's multiply-shift).
         #[allow(clippy::cast_possible_truncation)]
         let first = ((u128::from(hash) * n as u128) >> 64) as usize;
-        [&slots[first], &slots[(first + 1) % n]]
+        // The next slot, wrapping; a comparison rather than `%`, which divides.
+        let second = if first + 1 == n { 0 } else { first + 1 };
+        [&slots[first], &slots[second]]
     }
 
     /// Whether `token` verified under the key set `key_set`.
@@ -338,6 +361,14 @@ impl TokenCache {
             slots.iter().filter(|s| s.load().is_some()).count()
         })
     }
+}
+
+/// The high and low halves of the full product, xored: every input bit reaches the middle of
+/// the result, which the slot choice takes from the top.
+#[allow(clippy::cast_possible_truncation)]
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let full = u128::from(a) * u128::from(b);
+    (full as u64) ^ (full >> 64) as u64
 }
 
 /// Byte equality whose time depends on the lengths only.
@@ -497,6 +528,52 @@ mod tests {
         cache.insert(long.as_bytes(), 1, None);
         assert!(!cache.contains(&long, 1));
         assert_eq!(cache.len(), 0);
+    }
+
+    /// With a hash that spread tokens badly, most insertions would evict a neighbour instead
+    /// of filling an empty slot, and the cache would hold far fewer than its capacity.
+    #[test]
+    fn tokens_spread_over_the_slots() {
+        const CAPACITY: usize = 1024;
+        // Suffixes that differ in one digit (the helper's) and, to stand for real signatures,
+        // in base64url characters drawn from a simple generator.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut signature = || {
+            (0..43)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                        [usize::try_from(state >> 58).unwrap()] as char
+                })
+                .collect::<String>()
+        };
+        let sequential: Vec<String> = (0..CAPACITY).map(token).collect();
+        let random: Vec<String> = (0..CAPACITY)
+            .map(|i| format!("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ{i:06}.{}", signature()))
+            .collect();
+        for tokens in [sequential, random] {
+            let cache = TokenCache::new(CAPACITY, PLENTY);
+            for token in &tokens {
+                cache.insert(token.as_bytes(), 1, None);
+            }
+            // Random placement in one of two slots keeps about 83% (the two-choice balls-in-bins
+            // figure); a hash that sent tokens to few slots would keep a handful.
+            let kept = cache.len();
+            assert!(kept * 10 >= CAPACITY * 7, "{kept} of {CAPACITY} kept");
+            let hits = tokens.iter().filter(|t| cache.contains(t, 1)).count();
+            assert_eq!(hits, kept);
+        }
+    }
+
+    #[test]
+    fn tokens_shorter_than_the_hashed_suffix_are_found() {
+        let cache = TokenCache::new(8, PLENTY);
+        for short in ["", "a", "a.b.c", "0123456789abcde"] {
+            cache.insert(short.as_bytes(), 1, None);
+            assert!(cache.contains(short, 1), "{short:?}");
+        }
     }
 
     #[test]
