@@ -12,11 +12,13 @@
 //! DEBUG, like tower-http's `TraceLayer` spans: a service at INFO pays one comparison per request
 //! for it and logs nothing per request, while `RUST_LOG=tower_jwt_auth::decision=debug` shows
 //! every decision. What a service at INFO or WARN must see is logged at WARN where it happens:
-//! the revocation hook failing, fetched keys unavailable. Nothing of the token is ever
+//! the revocation hook failing, fetched keys unavailable. The span is for `tracing` subscribers:
+//! with none taking DEBUG it is not made at all, so `tracing`'s `log` fallback never sees it. Nothing of the token is ever
 //! recorded: a bad token is described by its kind only.
 
-use tracing::Span;
 use tracing::field::Empty;
+use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+use tracing::{Level, Span};
 
 use crate::verify::error::AuthError;
 use crate::verify::verifier::Checked;
@@ -31,16 +33,29 @@ pub(crate) struct Decision {
 
 impl Decision {
     /// Opens the decision of a request that just reached the layer.
+    ///
+    /// No span at all (`Span::none()`) while no subscriber takes DEBUG: a disabled span still
+    /// costs its entering, leaving and each recorded field when `tracing`'s `log` feature is on,
+    /// as axum's default `tower-log` feature turns it on (about 450 instructions a request,
+    /// BENCHMARKS.md, "The cached path under callgrind"). So the span goes to `tracing`
+    /// subscribers only, never through that feature to the `log` crate.
     #[inline]
     pub(crate) fn start() -> Self {
+        // The check `tracing::span!` itself starts with: the static and the current maximum
+        // level of every subscriber.
+        let debug = Level::DEBUG <= STATIC_MAX_LEVEL && Level::DEBUG <= LevelFilter::current();
         Self {
-            span: tracing::debug_span!(
-                target: "tower_jwt_auth::decision",
-                "decision",
-                outcome = Empty,
-                reason = Empty,
-                cache = Empty,
-            ),
+            span: if debug {
+                tracing::debug_span!(
+                    target: "tower_jwt_auth::decision",
+                    "decision",
+                    outcome = Empty,
+                    reason = Empty,
+                    cache = Empty,
+                )
+            } else {
+                Span::none()
+            },
             #[cfg(feature = "metrics")]
             started: std::time::Instant::now(),
         }
