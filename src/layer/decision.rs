@@ -13,8 +13,8 @@
 //! for it and logs nothing per request, while `RUST_LOG=tower_jwt_auth::decision=debug` shows
 //! every decision. What a service at INFO or WARN must see is logged at WARN where it happens:
 //! the revocation hook failing, fetched keys unavailable. The span is for `tracing` subscribers:
-//! with none taking DEBUG it is not made at all, so `tracing`'s `log` fallback never sees it. Nothing of the token is ever
-//! recorded: a bad token is described by its kind only.
+//! with none taking DEBUG it is not made at all, so `tracing`'s `log` fallback never sees it.
+//! Nothing of the token is ever recorded: a bad token is described by its kind only.
 
 use tracing::field::Empty;
 use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
