@@ -17,9 +17,9 @@
 //! - A fixed array of `capacity` slots, each an atomically swapped `Option<Arc<Entry>>`: no
 //!   lock anywhere, readers never block writers. A token may live in one of two neighbouring
 //!   slots chosen by a keyed hash of the signature's end (a folded multiply with random keys
-//!   and a finaliser, so a client cannot aim tokens at a slot); inserting evicts, in order, an empty slot, an
-//!   entry of another key set, one not hit since the last eviction there (second chance, as in
-//!   CLOCK), or either.
+//!   and a finaliser, so a client cannot aim tokens at a slot); inserting evicts, in order, an
+//!   empty slot, an entry of another key set, one not hit since the last eviction there
+//!   (second chance, as in CLOCK), or either.
 //! - Two bounds: the slots bound the entries, and a byte budget bounds what they hold. Each
 //!   entry is charged [`charge`] bytes (its token twice, for the token and what is decoded from
 //!   it, plus a fixed overhead, measured in `tests/cache_memory.rs`); an insertion that would
@@ -569,9 +569,9 @@ mod tests {
             .map(|i| format!("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ{i:06}.{}", signature()))
             .collect();
         // Each cache draws its own keys: many caches, so that an unlucky key shows.
-        for (tokens, _) in [sequential, random]
-            .iter()
-            .flat_map(|tokens| (0..KEYS).map(move |n| (tokens, n)))
+        for tokens in [&sequential, &random]
+            .into_iter()
+            .flat_map(|tokens| std::iter::repeat_n(tokens, KEYS))
         {
             let cache = TokenCache::new(CAPACITY, PLENTY);
             for token in tokens {
