@@ -68,7 +68,7 @@ RESULTS=$(mktemp)
 # measure ROUND NAME BINARY VARIANT: one server, one measurement, one line in $RESULTS.
 measure() {
   local round=$1 name=$2 bin=$3 variant=$4 alg out req rps c0 c1
-  alg=${variant#ours-}; alg=${alg#remote-}; alg=${alg%-cache}
+  alg=${variant#ours-}; alg=${alg#remote-}; alg=${alg%-unread}; alg=${alg%-cache}
   [[ $variant == bare-* ]] && alg=hs256
   port=$((port + 1))
   PORT=$port taskset -c 0 "$bin" "$variant" 2>/dev/null &

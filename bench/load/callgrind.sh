@@ -125,7 +125,8 @@ PY
 }
 
 token_for() {
-  case ${1%-cache} in
+  local variant=${1%-unread}
+  case ${variant%-cache} in
     *es256) cat "$BENCH_KEYS/es256.token" ;;
     *rs256) cat "$BENCH_KEYS/rs256.token" ;;
     *eddsa) cat "$BENCH_KEYS/eddsa.token" ;;

@@ -17,6 +17,7 @@
 #   ours-{hs256,es256,rs256,eddsa}      JwtAuthLayer, the crate's default (RustCrypto) backend,
 #                                       cache_verified_tokens(0); `-cache`: (1024)
 #   ours-remote-{es256,rs256,eddsa}     the same, keys through RemoteKeys from a loopback JWKS
+#   ours-*-unread                       any ours-* above, its handler not taking the claims
 #   awslc-ours-*                        any ours-* above, built with the crate's `aws-lc` feature
 #                                       (bench/load/ours-aws-lc; only when the crate has it)
 #   jwt-awslc-{hs256,es256,rs256,eddsa} a 30-line layer around jsonwebtoken::decode, aws-lc-rs
@@ -215,7 +216,8 @@ field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 # --- item 3: the load comparison -----------------------------------------------------------------
 # The token (and key files) of a variant: by the algorithm its name ends with, before `-cache`.
 token_for() {
-  case ${1%-cache} in
+  local variant=${1%-unread}
+  case ${variant%-cache} in
     *es256) echo es256 ;;
     *rs256) echo rs256 ;;
     *eddsa) echo eddsa ;;

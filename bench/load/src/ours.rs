@@ -87,9 +87,15 @@ async fn remote(name: &str, keys: &KeyDir, cache: usize) -> Result<JwtAuthLayer,
 }
 
 /// The router of an `ours-*` variant: `GET /me` behind the layer, taking the verified claims;
-/// `GET /health` public.
+/// `GET /health` public. With the suffix `-unread` (`ours-hs256-cache-unread`), the handler does
+/// not take the claims: the layer's cost alone, without the extractor's (BENCHMARKS.md, "The
+/// targets on another CPU").
 pub(crate) async fn router(variant: &str, keys: &KeyDir) -> Result<Router, Error> {
     let unknown = || format!("unknown variant {variant:?}");
+    let (variant, unread) = match variant.strip_suffix("-unread") {
+        Some(variant) => (variant, true),
+        None => (variant, false),
+    };
     let (name, cache) = match variant.strip_suffix("-cache") {
         Some(name) => (name, CACHE_CAPACITY),
         None => (variant, 0),
@@ -99,8 +105,13 @@ pub(crate) async fn router(variant: &str, keys: &KeyDir) -> Result<Router, Error
         Some(alg) => remote(alg, keys, cache).await?,
         None => local(name, keys, cache)?,
     };
+    let me = if unread {
+        get(|| async { "ok" })
+    } else {
+        get(|JwtClaims(_claims): JwtClaims| async { "ok" })
+    };
     Ok(Router::new()
-        .route("/me", get(|JwtClaims(_claims): JwtClaims| async { "ok" }))
+        .route("/me", me)
         .layer(layer)
         .route("/health", get(|| async { "ok" })))
 }

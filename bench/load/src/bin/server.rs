@@ -10,6 +10,7 @@
 //! | `ours-{hs256,es256,rs256,eddsa}` | `JwtAuthLayer`, `cache_verified_tokens(0)` |
 //! | `ours-{hs256,es256,rs256,eddsa}-cache` | `JwtAuthLayer`, `cache_verified_tokens(1024)` |
 //! | `ours-remote-{es256,rs256,eddsa}[-cache]` | the same, keys through `RemoteKeys` from a loopback JWKS |
+//! | `ours-*-unread` | any `ours-*` above, its handler not taking the claims: the layer alone |
 //! | `axum-jwt-auth-hs256`, `axum-jwt-auth-es256` | axum-jwt-auth 0.7 `Claims` extractor |
 //! | `oauth2rs-hs256`, `oauth2rs-es256` | tower-oauth2-resource-server 0.12, static JWKS |
 //! | `tower-http-bearer` | tower-http 0.7 `ValidateRequestHeaderLayer::bearer` (static string compare) |
