@@ -156,24 +156,30 @@ async fn migrations_run_twice_are_a_no_op() {
     );
 }
 
+/// Instances racing to turn a new file to WAL: SQLite answers all but one with SQLITE_BUSY at
+/// once, busy timeout or not, and `connect` must wait its turn instead of failing. Before it
+/// did, four starts on one file failed in 4 of 30 runs; eight starts on each of 30 files fail
+/// in about half the runs against the old `connect` (3 of 5), and never with the retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn instances_starting_at_once_on_a_new_file_migrate_it_once() {
-    let db = TempDb::new();
-    let url = db.url();
-    let starts: Vec<_> = (0..4)
-        .map(|_| {
-            let url = url.clone();
-            tokio::spawn(async move { SqliteStore::connect(&url).await })
-        })
-        .collect();
-    let mut stores = Vec::new();
-    for start in starts {
-        stores.push(start.await.unwrap().expect("a concurrent start-up failed"));
+    for _ in 0..30 {
+        let db = TempDb::new();
+        let url = db.url();
+        let starts: Vec<_> = (0..8)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move { SqliteStore::connect(&url).await })
+            })
+            .collect();
+        let mut stores = Vec::new();
+        for start in starts {
+            stores.push(start.await.unwrap().expect("a concurrent start-up failed"));
+        }
+        assert_eq!(
+            count(&stores[0], "SELECT COUNT(*) FROM auth_schema_migrations").await,
+            2
+        );
     }
-    assert_eq!(
-        count(&stores[0], "SELECT COUNT(*) FROM auth_schema_migrations").await,
-        2
-    );
 }
 
 #[tokio::test]

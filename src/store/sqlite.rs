@@ -20,6 +20,14 @@ use crate::verify::revocation::BoxError;
 /// How long a connection waits for SQLite's write lock before the operation fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Whether `e` is SQLite's SQLITE_BUSY, in any of its extended forms (`database is locked`).
+fn is_busy(e: &sqlx::Error) -> bool {
+    const SQLITE_BUSY: i32 = 5;
+    matches!(e, sqlx::Error::Database(db)
+        if db.code().and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == SQLITE_BUSY))
+}
+
 /// The columns [`family_from_row`] reads.
 const FAMILY: &str = "id, user_id, scope, created_at, expires_at, revoked_at";
 
@@ -66,18 +74,32 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let pool = if in_memory {
+        let pool_options = if in_memory {
             SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-                .connect_with(options)
-                .await
         } else {
-            SqlitePoolOptions::new().connect_with(options).await
-        }
-        .map_err(err)?;
+            SqlitePoolOptions::new()
+        };
+        // Instances starting at once on a new file race to turn it to WAL. That switch needs the
+        // file's exclusive lock, and SQLite answers SQLITE_BUSY at once, without waiting out the
+        // busy timeout, to all but one of them. So a busy first connection is tried again, for
+        // as long as the busy timeout would have waited. Once the file is in WAL mode, the
+        // pragma changes nothing and takes no lock.
+        let deadline = tokio::time::Instant::now() + BUSY_TIMEOUT;
+        let mut pause = Duration::from_millis(5);
+        let pool = loop {
+            match pool_options.clone().connect_with(options.clone()).await {
+                Err(e) if is_busy(&e) && tokio::time::Instant::now() + pause < deadline => {
+                    tracing::debug!(error = %e, "the SQLite database is busy; opening it again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+                other => break other.map_err(err)?,
+            }
+        };
         let store = Self { pool };
         store.migrate().await?;
         Ok(store)
