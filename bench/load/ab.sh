@@ -70,13 +70,23 @@ measure() {
   local round=$1 name=$2 bin=$3 variant=$4 alg out req rps c0 c1
   alg=${variant#ours-}; alg=${alg#remote-}; alg=${alg%-unread}; alg=${alg%-cache}
   [[ $variant == bare-* ]] && alg=hs256
-  port=$((port + 1))
-  PORT=$port taskset -c 0 "$bin" "$variant" 2>/dev/null &
-  SERVER_PID=$!
-  for _ in $(seq 100); do
-    curl -fs -o /dev/null "http://127.0.0.1:$port/health" && break
-    sleep 0.05
+  # A port in the ephemeral range can be held by a client socket of an earlier measurement:
+  # a server that does not come up is tried again on the next port.
+  local attempt up=
+  for attempt in 1 2 3 4 5; do
+    port=$((port + 1))
+    PORT=$port taskset -c 0 "$bin" "$variant" 2>/dev/null &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+      curl -fs -o /dev/null "http://127.0.0.1:$port/health" && { up=1; break; }
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.05
+    done
+    [[ -n $up ]] && break
+    kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null || true
+    log "$variant did not start on port $port (attempt $attempt)"
   done
+  [[ -n $up ]] || { echo "$variant would not start" >&2; exit 1; }
   local token
   token=$(cat "$KEYS/$alg.token")
   TOKEN=$token taskset -c 1 wrk -t1 -c32 -d"${WARMUP}s" -s "$HERE/lua/bearer.lua" "http://127.0.0.1:$port/me" >/dev/null
