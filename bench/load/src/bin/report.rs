@@ -623,7 +623,8 @@ fn issue14_targets(rows: &[Row], sums: &BTreeMap<&str, Summary>, out: &mut Strin
     ] {
         let per_round = paired(rows, ours, peer);
         let interval = median_interval(&per_round);
-        let measured = match head_to_head(rows, sums, ours, peer) {
+        let head = head_to_head(rows, sums, ours, peer);
+        let measured = match head {
             Some((ratio, which)) => {
                 // CPU time per request, lowest round of each: contention only adds to it, so it
                 // is the figure to trust when the rounds were contended.
@@ -640,7 +641,7 @@ fn issue14_targets(rows: &[Row], sums: &BTreeMap<&str, Summary>, out: &mut Strin
             None if ours.starts_with("awslc-") && !sums.contains_key(ours) => no_aws_lc.to_owned(),
             None => format!("not measured: `{ours}` or `{peer}` not in this run"),
         };
-        let ratio = head_to_head(rows, sums, ours, peer).map(|(r, _)| r);
+        let ratio = head.map(|(r, _)| r);
         let verdict = min.map_or("–", |min| judged(ratio, interval, min));
         let _ = writeln!(out, "| {label} | {measured} | {verdict} |");
     }
