@@ -68,11 +68,14 @@ impl<'t> Compact<'t> {
     pub(crate) fn split(token: &'t str) -> Result<Self, ErrorKind> {
         // The first dot from the start (through the short header), the last from the end
         // (through the short signature), then no dot in between: exactly two dots, each byte
-        // looked at once, all by `memchr` and `memrchr`.
-        let (Some(first), Some(second)) = (token.find('.'), token.rfind('.')) else {
+        // looked at once, all by the `memchr` crate's vectorized search.
+        let bytes = token.as_bytes();
+        let (Some(first), Some(second)) =
+            (memchr::memchr(b'.', bytes), memchr::memrchr(b'.', bytes))
+        else {
             return Err(ErrorKind::MalformedToken);
         };
-        if first == second || token.as_bytes()[first + 1..second].contains(&b'.') {
+        if first == second || memchr::memchr(b'.', &bytes[first + 1..second]).is_some() {
             return Err(ErrorKind::MalformedToken);
         }
         let compact = Self {
