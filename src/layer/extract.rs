@@ -243,22 +243,39 @@ fn is_token_byte(b: u8) -> bool {
 /// run holds any `=`.
 fn scan_token(bytes: &[u8]) -> (&[u8], &[u8], bool) {
     const CHUNK: usize = 32;
-    let mut end = 0;
-    let mut padded = false;
-    // Whole chunks while every byte belongs; the first chunk that does not is scanned below.
-    for chunk in bytes.chunks_exact(CHUNK) {
+    // Whether a chunk holds a byte outside the alphabet, and whether it holds `=`.
+    let flags = |chunk: &[u8; CHUNK]| {
         let (mut stray, mut eq) = (false, false);
         for &b in chunk {
             stray |= !is_token_byte(b);
             eq |= b == b'=';
         }
+        (stray, eq)
+    };
+    let mut end = 0;
+    let mut padded = false;
+    // Whole chunks while every byte belongs; the first chunk that does not is scanned below.
+    let (chunks, _) = bytes.as_chunks::<CHUNK>();
+    for chunk in chunks {
+        let (stray, eq) = flags(chunk);
         if stray {
             break;
         }
         padded |= eq;
         end += CHUNK;
     }
-    let tail = bytes[end..]
+    // The last, partial chunk, filled up with a byte of the alphabet: a token that ends the
+    // value (the usual case) is then done without a byte-at-a-time pass.
+    let rest = &bytes[end..];
+    if rest.len() < CHUNK {
+        let mut last = [b'A'; CHUNK];
+        last[..rest.len()].copy_from_slice(rest);
+        let (stray, eq) = flags(&last);
+        if !stray {
+            return (bytes, &[], padded | eq);
+        }
+    }
+    let tail = rest
         .iter()
         .position(|b| !is_token_byte(*b))
         .map_or(bytes.len(), |n| end + n);
