@@ -496,7 +496,7 @@ mod tests {
             .cycle()
             .take(100)
             .collect();
-        for len in [1, 31, 32, 33, 63, 64, 65, 100] {
+        for len in [1, 2, 16, 30, 31, 32, 33, 48, 63, 64, 65, 100] {
             for pos in 0..len {
                 for b in 0..=255u8 {
                     let mut bytes = base[..len].to_vec();

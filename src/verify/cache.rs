@@ -395,10 +395,9 @@ fn same(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     let ((a_words, a_rest), (b_words, b_rest)) = (a.as_chunks::<8>(), b.as_chunks::<8>());
-    let words = a_words
-        .iter()
-        .zip(b_words)
-        .fold(0, |diff, (x, y)| diff | (u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y)));
+    let words = a_words.iter().zip(b_words).fold(0, |diff, (x, y)| {
+        diff | (u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y))
+    });
     let rest = a_rest
         .iter()
         .zip(b_rest)
