@@ -89,7 +89,7 @@ pub type ClaimsSummary = (
 ///
 /// Why the token's shape or header is refused.
 pub fn compact_header(token: &str) -> Result<HeaderSummary, ErrorKind> {
-    let compact = Compact::split(token)?;
+    let compact = Compact::split(token.as_bytes())?;
     crate::verify::jws::with_decoded::<512, 4096, _, ErrorKind>(compact.header, header)
 }
 

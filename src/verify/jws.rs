@@ -11,9 +11,9 @@ use crate::verify::keys::{DecodingKey, KeySet};
 
 /// Decodes strict base64url into `out`, which holds at least the decoded length: no padding,
 /// only the URL-safe alphabet, zero trailing bits. The buffer need not be initialized.
-fn decode_into<'b>(input: &str, out: &'b mut [MaybeUninit<u8>]) -> Result<&'b [u8], ErrorKind> {
+fn decode_into<'b>(input: &[u8], out: &'b mut [MaybeUninit<u8>]) -> Result<&'b [u8], ErrorKind> {
     let decoded = base64_simd::URL_SAFE_NO_PAD
-        .decode(input.as_bytes(), Out::from_uninit_slice(out))
+        .decode(input, Out::from_uninit_slice(out))
         .map_err(|_| ErrorKind::MalformedToken)?;
     Ok(decoded)
 }
@@ -25,11 +25,11 @@ fn decode_into<'b>(input: &str, out: &'b mut [MaybeUninit<u8>]) -> Result<&'b [u
 /// beforehand (the decoder writes every byte it hands on), and never moved: the caller's work
 /// runs inside.
 pub(crate) fn with_decoded<const SMALL: usize, const LARGE: usize, R, E: From<ErrorKind>>(
-    input: &str,
+    input: &[u8],
     then: impl FnOnce(&[u8]) -> Result<R, E>,
 ) -> Result<R, E> {
     let len = base64_simd::URL_SAFE_NO_PAD
-        .decoded_length(input.as_bytes())
+        .decoded_length(input)
         .map_err(|_| ErrorKind::MalformedToken)?;
     let mut small = [MaybeUninit::<u8>::uninit(); SMALL];
     let mut large;
@@ -48,34 +48,37 @@ pub(crate) fn with_decoded<const SMALL: usize, const LARGE: usize, R, E: From<Er
 
 /// Decodes a payload: on the stack up to [`PAYLOAD_STACK`] bytes.
 pub(crate) fn with_payload<R, E: From<ErrorKind>>(
-    payload: &str,
+    payload: &[u8],
     then: impl FnOnce(&[u8]) -> Result<R, E>,
 ) -> Result<R, E> {
     with_decoded::<PAYLOAD_SMALL, PAYLOAD_STACK, R, E>(payload, then)
 }
 
 /// The three parts of a compact JWS, still encoded.
+///
+/// Bytes, not text: every part is decoded as strict base64url, which refuses any byte outside
+/// its ASCII alphabet, so a UTF-8 check of the token first (a pass over every byte) would add
+/// nothing. The layer hands on the token's bytes as the request carried them.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Compact<'t> {
-    pub(crate) header: &'t str,
-    pub(crate) payload: &'t str,
-    pub(crate) signature: &'t str,
+    pub(crate) header: &'t [u8],
+    pub(crate) payload: &'t [u8],
+    pub(crate) signature: &'t [u8],
     /// `header '.' payload`: what the signature covers.
-    pub(crate) signing_input: &'t str,
+    pub(crate) signing_input: &'t [u8],
 }
 
 impl<'t> Compact<'t> {
-    pub(crate) fn split(token: &'t str) -> Result<Self, ErrorKind> {
+    pub(crate) fn split(token: &'t [u8]) -> Result<Self, ErrorKind> {
         // The first dot from the start (through the short header), the last from the end
         // (through the short signature), then no dot in between: exactly two dots, each byte
         // looked at once, all by the `memchr` crate's vectorized search.
-        let bytes = token.as_bytes();
         let (Some(first), Some(second)) =
-            (memchr::memchr(b'.', bytes), memchr::memrchr(b'.', bytes))
+            (memchr::memchr(b'.', token), memchr::memrchr(b'.', token))
         else {
             return Err(ErrorKind::MalformedToken);
         };
-        if first == second || memchr::memchr(b'.', &bytes[first + 1..second]).is_some() {
+        if first == second || memchr::memchr(b'.', &token[first + 1..second]).is_some() {
             return Err(ErrorKind::MalformedToken);
         }
         let compact = Self {
@@ -122,7 +125,7 @@ pub(crate) struct VerifiedJws<'h> {
 /// `KnownHeaders` in `keys/set.rs`) is not read again: what reading it gave is taken from the
 /// set, and the allow-list and the signature are checked as for any other.
 pub(crate) fn verify<R, E: From<ErrorKind>>(
-    token: &str,
+    token: &[u8],
     keys: &KeySet,
     allowed: AlgorithmSet,
     then: impl FnOnce(VerifiedJws<'_>, &[u8]) -> Result<R, E>,
@@ -166,7 +169,7 @@ fn check_signature(compact: &Compact<'_>, key: &DecodingKey) -> Result<(), Error
     }
     let verified = with_decoded::<SIGNATURE_SMALL, MAX_SIGNATURE, bool, ErrorKind>(
         compact.signature,
-        |signature| Ok(key.verify(compact.signing_input.as_bytes(), signature)),
+        |signature| Ok(key.verify(compact.signing_input, signature)),
     )?;
     if verified {
         Ok(())
@@ -188,7 +191,7 @@ pub(crate) fn with_unverified_issuer<R>(
         #[serde(borrow, default)]
         iss: Option<std::borrow::Cow<'a, str>>,
     }
-    let compact = Compact::split(token)?;
+    let compact = Compact::split(token.as_bytes())?;
     with_payload(compact.payload, |payload| {
         let claims: Issuer<'_> =
             serde_json::from_slice(payload).map_err(|_| ErrorKind::MalformedToken)?;
@@ -204,11 +207,11 @@ mod tests {
 
     #[test]
     fn splitting_needs_exactly_three_parts() {
-        assert!(Compact::split("a.b.c").is_ok());
-        assert!(Compact::split("a..c").is_ok());
+        assert!(Compact::split(b"a.b.c").is_ok());
+        assert!(Compact::split(b"a..c").is_ok());
         for bad in ["", "a", "a.b", "a.b.c.d", ".b.c", "a.b.", "a.b.c."] {
             assert_eq!(
-                Compact::split(bad).unwrap_err(),
+                Compact::split(bad.as_bytes()).unwrap_err(),
                 ErrorKind::MalformedToken,
                 "{bad}"
             );
@@ -216,7 +219,7 @@ mod tests {
     }
 
     fn decode<const SMALL: usize, const LARGE: usize>(input: &str) -> Result<Vec<u8>, ErrorKind> {
-        with_decoded::<SMALL, LARGE, _, ErrorKind>(input, |bytes| Ok(bytes.to_vec()))
+        with_decoded::<SMALL, LARGE, _, ErrorKind>(input.as_bytes(), |bytes| Ok(bytes.to_vec()))
     }
 
     #[test]
@@ -341,7 +344,7 @@ mod tests {
         keys: &KeySet,
         allowed: AlgorithmSet,
     ) -> Result<(String, Option<String>), ErrorKind> {
-        verify(token, keys, allowed, |verified, payload| {
+        verify(token.as_bytes(), keys, allowed, |verified, payload| {
             Ok::<_, ErrorKind>((
                 String::from_utf8(payload.to_vec()).unwrap(),
                 verified.typ.map(str::to_owned),
@@ -349,8 +352,8 @@ mod tests {
         })
     }
 
-    fn header_of(token: &str) -> &str {
-        Compact::split(token).unwrap().header
+    fn header_of(token: &str) -> &[u8] {
+        Compact::split(token.as_bytes()).unwrap().header
     }
 
     #[test]
@@ -389,7 +392,10 @@ mod tests {
         );
         // A payload that is not base64url (padded), validly signed, is refused after a known
         // header when it is decoded.
-        let padded = signed(A, &format!("{}.e30=", header_of(&second)));
+        let padded = signed(
+            A,
+            &format!("{}.e30=", std::str::from_utf8(header_of(&second)).unwrap()),
+        );
         assert_eq!(run(&padded, &keys, hs256()), Err(ErrorKind::MalformedToken));
     }
 
@@ -418,7 +424,7 @@ mod tests {
         );
         for refused in [header, unknown, crit] {
             let encoded = URL_SAFE_NO_PAD.encode(refused);
-            assert!(keys.known_header(&encoded).is_none(), "{refused}");
+            assert!(keys.known_header(encoded.as_bytes()).is_none(), "{refused}");
         }
         // A header longer than 512 bytes verifies, and is not remembered.
         let long = format!(r#"{{"alg":"HS256","kid":"a","x":"{}"}}"#, "x".repeat(400));
@@ -449,13 +455,13 @@ mod tests {
         assert!(run(&token(A, with_a, "{}"), &keys, hs256()).is_ok());
         assert!(run(&token(B, with_b, "{}"), &keys, hs256()).is_ok());
         assert_eq!(
-            keys.known_header(&URL_SAFE_NO_PAD.encode(with_a))
+            keys.known_header(URL_SAFE_NO_PAD.encode(with_a).as_bytes())
                 .unwrap()
                 .key,
             0
         );
         assert_eq!(
-            keys.known_header(&URL_SAFE_NO_PAD.encode(with_b))
+            keys.known_header(URL_SAFE_NO_PAD.encode(with_b).as_bytes())
                 .unwrap()
                 .key,
             1
@@ -485,29 +491,32 @@ mod tests {
         }
         let known = headers
             .iter()
-            .filter(|h| keys.known_header(&URL_SAFE_NO_PAD.encode(h)).is_some())
+            .filter(|h| {
+                keys.known_header(URL_SAFE_NO_PAD.encode(h).as_bytes())
+                    .is_some()
+            })
             .count();
         assert_eq!(known, 4);
         // The first four, in the order they verified.
         assert!(
-            keys.known_header(&URL_SAFE_NO_PAD.encode(&headers[3]))
+            keys.known_header(URL_SAFE_NO_PAD.encode(&headers[3]).as_bytes())
                 .is_some()
         );
         assert!(
-            keys.known_header(&URL_SAFE_NO_PAD.encode(&headers[4]))
+            keys.known_header(URL_SAFE_NO_PAD.encode(&headers[4]).as_bytes())
                 .is_none()
         );
         // Clones share what the set learned; a new set of the same keys starts empty.
         let clone = keys.clone();
         assert!(
             clone
-                .known_header(&URL_SAFE_NO_PAD.encode(&headers[0]))
+                .known_header(URL_SAFE_NO_PAD.encode(&headers[0]).as_bytes())
                 .is_some()
         );
         let fresh = KeySet::new([key(A, "a")]).unwrap();
         assert!(
             fresh
-                .known_header(&URL_SAFE_NO_PAD.encode(&headers[0]))
+                .known_header(URL_SAFE_NO_PAD.encode(&headers[0]).as_bytes())
                 .is_none()
         );
     }

@@ -47,7 +47,7 @@ pub(crate) struct KnownHeaders {
 
 /// What reading one encoded header gave.
 pub(crate) struct KnownHeader {
-    encoded: Box<str>,
+    encoded: Box<[u8]>,
     pub(crate) alg: Algorithm,
     /// The index in [`KeySet::keys`] of the key it selected.
     pub(crate) key: usize,
@@ -218,7 +218,7 @@ impl KeySet {
     /// What reading `encoded` gave, if a token with exactly this encoded header verified with
     /// a key of this set before.
     #[inline]
-    pub(crate) fn known_header(&self, encoded: &str) -> Option<&KnownHeader> {
+    pub(crate) fn known_header(&self, encoded: &[u8]) -> Option<&KnownHeader> {
         self.headers
             .slots
             .iter()
@@ -231,7 +231,7 @@ impl KeySet {
     /// is taken.
     pub(crate) fn learn_header(
         &self,
-        encoded: &str,
+        encoded: &[u8],
         alg: Algorithm,
         key: usize,
         typ: Option<&str>,

@@ -15,8 +15,9 @@ use crate::verify::revocation::Revocation;
 impl Verifier {
     /// [`Verifier::check`], with the claims behind an `Arc` that a cache entry shares.
     ///
-    /// The token comes as bytes (ASCII, from the b64token grammar): a hit compares bytes only,
-    /// and the UTF-8 check is made on a miss.
+    /// The token comes as bytes (ASCII, from the b64token grammar) and is never checked as
+    /// UTF-8: a hit compares bytes only, and a miss decodes each part as strict base64url,
+    /// which refuses any byte outside its alphabet.
     pub(crate) fn check_shared<C>(
         &self,
         token: &[u8],
@@ -25,17 +26,16 @@ impl Verifier {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
-        let text = || std::str::from_utf8(token).map_err(|_| ErrorKind::MalformedToken);
         let mut out = Outcome::new();
         if !self.caches() {
-            self.check_into::<C>(text()?, revocation, &mut out)?;
+            self.check_into::<C>(token, revocation, &mut out)?;
             let claims = Arc::new(out.take_claims()?);
             return Ok(out.checked(claims));
         }
         let claims = self.keys.with_current(|keys| {
             let Some(cache) = self.cache_for(keys) else {
                 // The keys were replaced by shared secrets since `caches` answered.
-                return self.verify_signed(text()?, keys, |payload| {
+                return self.verify_signed(token, keys, |payload| {
                     self.check_claims(payload, revocation, &mut out, false)?;
                     Ok(Arc::new(out.take_claims()?))
                 });
@@ -47,7 +47,7 @@ impl Verifier {
                     return answer;
                 }
                 // Cached by a check that kept no verdict, or for another claims type.
-                let compact = jws::Compact::split(text()?)?;
+                let compact = jws::Compact::split(token)?;
                 return jws::with_payload(compact.payload, |payload| {
                     let facts = self.check_claims(payload, revocation, &mut out, true)?;
                     let claims = Arc::new(out.take_claims()?);
@@ -62,7 +62,7 @@ impl Verifier {
                     Ok(claims)
                 });
             }
-            self.verify_signed(text()?, keys, |payload| {
+            self.verify_signed(token, keys, |payload| {
                 let facts = self.check_claims(payload, revocation, &mut out, true)?;
                 let claims = Arc::new(out.take_claims()?);
                 let verdict = facts.map(|facts| Verdict {

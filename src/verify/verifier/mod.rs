@@ -234,7 +234,7 @@ impl Verifier {
     /// An [`AuthError`] whose [`kind`](AuthError::kind) says which rule failed.
     pub fn verify<C: DeserializeOwned>(&self, token: &str) -> Result<C, AuthError> {
         let mut out = Outcome::new();
-        self.check_into::<C>(token, None, &mut out)?;
+        self.check_into::<C>(token.as_bytes(), None, &mut out)?;
         match out.scope_error.take() {
             Some(err) => Err(err),
             None => Ok(out.take_claims()?),
@@ -250,7 +250,9 @@ impl Verifier {
     /// As [`Verifier::verify`], for the rules that apply.
     pub fn verify_jws(&self, token: &str) -> Result<Vec<u8>, AuthError> {
         self.keys.with_current(|keys| {
-            self.verify_signed(token, keys, |payload| Ok::<_, AuthError>(payload.to_vec()))
+            self.verify_signed(token.as_bytes(), keys, |payload| {
+                Ok::<_, AuthError>(payload.to_vec())
+            })
         })
     }
 
@@ -265,7 +267,7 @@ impl Verifier {
     /// `typ` rule, and hands the payload to `then`: the start of every full check.
     fn verify_signed<R, E: From<ErrorKind>>(
         &self,
-        token: &str,
+        token: &[u8],
         keys: &KeySet,
         then: impl FnOnce(&[u8]) -> Result<R, E>,
     ) -> Result<R, E> {
@@ -284,7 +286,7 @@ impl Verifier {
         revocation: Option<&dyn Revocation>,
     ) -> Result<Checked<C>, AuthError> {
         let mut out = Outcome::new();
-        self.check_into(token, revocation, &mut out)?;
+        self.check_into(token.as_bytes(), revocation, &mut out)?;
         let claims = out.take_claims()?;
         Ok(out.checked(claims))
     }
@@ -295,14 +297,14 @@ impl Verifier {
     /// `out` after `Ok`.
     fn check_into<C: DeserializeOwned>(
         &self,
-        token: &str,
+        token: &[u8],
         revocation: Option<&dyn Revocation>,
         out: &mut Outcome<C>,
     ) -> Result<(), AuthError> {
         self.keys.with_current(|keys| {
             let cache = self.cache_for(keys);
             if let Some(cache) = cache
-                && cache.lookup(token.as_bytes(), keys.id()).is_some()
+                && cache.lookup(token, keys.id()).is_some()
             {
                 // Verified before under this key set and these rules: only the claims again.
                 let compact = jws::Compact::split(token)?;
@@ -313,7 +315,7 @@ impl Verifier {
             self.verify_signed(token, keys, |payload| {
                 self.check_claims(payload, revocation, out, false)?;
                 if let Some(cache) = cache {
-                    cache.insert(token.as_bytes(), keys.id(), None);
+                    cache.insert(token, keys.id(), None);
                 }
                 Ok(())
             })

@@ -573,3 +573,52 @@ fn a_shared_hit_never_outlives_its_key() {
     assert_eq!(err.kind(), ErrorKind::InvalidSignature);
     assert_eq!(verifier.cache.as_ref().unwrap().len(), 0);
 }
+
+/// The layer hands the verifier the token's bytes with no UTF-8 check: each part is decoded as
+/// strict base64url, which refuses every byte outside its ASCII alphabet, so bytes that are not
+/// UTF-8 are refused wherever they stand, with or without the cache, and never get into it.
+#[test]
+fn bytes_that_are_not_utf8_are_refused_in_every_part() {
+    const SECRET: &[u8] = b"a secret of at least thirty-two bytes!";
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let token = hs256_token(SECRET, &claims(NOW + 60));
+    let dots: Vec<usize> = token.match_indices('.').map(|(i, _)| i).collect();
+    for cache in [0, 16] {
+        let now = Arc::clone(&clock);
+        let validation = Validation::new().clock(move || now.load(Ordering::Relaxed));
+        let verifier = Verifier::new(hs256_key(SECRET), validation)
+            .unwrap()
+            .cache_verified_tokens(cache);
+        // Before the token verified and after (the cache then holds it): the header, the
+        // payload (the signature then no longer matches), the signature.
+        for round in 0..2 {
+            if round == 1 {
+                assert!(
+                    verifier
+                        .check_shared::<Claims>(token.as_bytes(), None)
+                        .is_ok()
+                );
+            }
+            for (at, expected) in [
+                (1, ErrorKind::MalformedToken),
+                (dots[0] + 2, ErrorKind::InvalidSignature),
+                (dots[1] + 2, ErrorKind::MalformedToken),
+            ] {
+                for byte in [0x80, 0xc3, 0xff] {
+                    let mut bytes = token.clone().into_bytes();
+                    bytes[at] = byte;
+                    assert!(std::str::from_utf8(&bytes).is_err());
+                    let error = verifier
+                        .check_shared::<Claims>(&bytes, None)
+                        .err()
+                        .unwrap_or_else(|| panic!("byte {byte:#x} at {at} accepted"));
+                    assert_eq!(
+                        error.kind(),
+                        expected,
+                        "byte {byte:#x} at {at}, cache {cache}"
+                    );
+                }
+            }
+        }
+    }
+}
