@@ -18,6 +18,7 @@
 
 use tracing::field::Empty;
 use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+use tracing::span::Entered;
 use tracing::{Level, Span};
 
 use crate::verify::error::AuthError;
@@ -26,7 +27,9 @@ use crate::verify::verifier::Checked;
 /// One request's decision: its span, and when it started (for the `metrics` histogram).
 #[derive(Clone)]
 pub(crate) struct Decision {
-    span: Span,
+    /// `None` while no subscriber takes DEBUG: not even `Span::none()`, whose entering, leaving
+    /// and dropping each ask `log`'s level again when `tracing`'s `log` feature is on.
+    span: Option<Span>,
     #[cfg(feature = "metrics")]
     started: std::time::Instant,
 }
@@ -34,18 +37,19 @@ pub(crate) struct Decision {
 impl Decision {
     /// Opens the decision of a request that just reached the layer.
     ///
-    /// No span at all (`Span::none()`) while no subscriber takes DEBUG: a disabled span still
-    /// costs its entering, leaving and each recorded field when `tracing`'s `log` feature is on,
-    /// as axum's default `tower-log` feature turns it on (about 450 instructions a request,
-    /// BENCHMARKS.md, "The cached path under callgrind"). So the span goes to `tracing`
-    /// subscribers only, never through that feature to the `log` crate.
+    /// No span at all while no subscriber takes DEBUG: a disabled span still costs its
+    /// entering, leaving and each recorded field when `tracing`'s `log` feature is on, as axum's
+    /// default `tower-log` feature turns it on (about 450 instructions a request, BENCHMARKS.md,
+    /// "The cached path under callgrind"), and even `Span::none()` asks `log`'s level again at
+    /// each of those. So the span goes to `tracing` subscribers only, never through that
+    /// feature to the `log` crate.
     #[inline]
     pub(crate) fn start() -> Self {
         // The check `tracing::span!` itself starts with: the static and the current maximum
         // level of every subscriber.
         let debug = Level::DEBUG <= STATIC_MAX_LEVEL && Level::DEBUG <= LevelFilter::current();
         Self {
-            span: if debug {
+            span: debug.then(|| {
                 tracing::debug_span!(
                     target: "tower_jwt_auth::decision",
                     "decision",
@@ -53,22 +57,29 @@ impl Decision {
                     reason = Empty,
                     cache = Empty,
                 )
-            } else {
-                Span::none()
-            },
+            }),
             #[cfg(feature = "metrics")]
             started: std::time::Instant::now(),
         }
     }
 
-    /// The span the decision is made in.
-    pub(crate) fn span(&self) -> &Span {
-        &self.span
+    /// Enters the span the decision is made in, if there is one.
+    #[inline]
+    pub(crate) fn enter(&self) -> Option<Entered<'_>> {
+        self.span.as_ref().map(Span::enter)
+    }
+
+    /// Records `value` in the span's `field`, if there is a span.
+    #[inline]
+    fn record(&self, field: &str, value: &str) {
+        if let Some(span) = &self.span {
+            span.record(field, value);
+        }
     }
 
     /// The verified-token cache knew the token (`hit`) or not.
     pub(crate) fn cache(&self, hit: bool) {
-        self.span.record("cache", if hit { "hit" } else { "miss" });
+        self.record("cache", if hit { "hit" } else { "miss" });
         #[cfg(feature = "metrics")]
         crate::metrics::cache(hit);
     }
@@ -81,7 +92,7 @@ impl Decision {
 
     /// The request goes on with its claims.
     pub(crate) fn accepted(&self) {
-        self.span.record("outcome", "accepted");
+        self.record("outcome", "accepted");
         #[cfg(feature = "metrics")]
         {
             crate::metrics::accepted();
@@ -91,7 +102,7 @@ impl Decision {
 
     /// The request carried no credential and goes on without claims (optional layer).
     pub(crate) fn anonymous(&self) {
-        self.span.record("outcome", "anonymous");
+        self.record("outcome", "anonymous");
         #[cfg(feature = "metrics")]
         crate::metrics::anonymous();
     }
@@ -100,8 +111,8 @@ impl Decision {
     /// verifier (the histogram times only those).
     pub(crate) fn rejected(&self, error: &AuthError, token_read: bool) {
         let kind = error.kind();
-        self.span.record("outcome", "rejected");
-        self.span.record("reason", kind.as_str());
+        self.record("outcome", "rejected");
+        self.record("reason", kind.as_str());
         #[cfg(feature = "metrics")]
         {
             crate::metrics::rejected(kind);

@@ -156,7 +156,7 @@ where
                         on_rejection,
                         decision,
                     } = &mut **waiting;
-                    let _entered = decision.span().enter();
+                    let _entered = decision.enter();
                     let answer = ready!(check.as_mut().poll(cx));
                     let (mut service, request) = pending.take().expect("polled after completion");
                     let outcome = revocation_outcome(answer)
@@ -183,7 +183,7 @@ where
                         on_rejection,
                         decision,
                     } = &mut **waiting;
-                    let _entered = decision.span().enter();
+                    let _entered = decision.enter();
                     let Waited {
                         answer,
                         cache_asked,

@@ -60,7 +60,7 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let decision = Decision::start();
-        let _entered = decision.span().enter();
+        let _entered = decision.enter();
         // The check works on the request in place; the request then moves once, into the
         // future that answers it (each move copies it: 240 bytes with axum's body).
         match self.decide(&mut request, &decision) {
