@@ -530,8 +530,9 @@ mod tests {
         }
     }
 
-    /// The one-comparison path for `Bearer <token>` answers as the general one ([`after_scheme`]), for every byte
-    /// value at each of the first nine positions (bytes a header value may not hold included).
+    /// The one-comparison path for `Bearer <token>` answers as the general one
+    /// ([`after_scheme`]), for every byte value at each of the first positions (bytes a header
+    /// value may not hold included).
     #[test]
     fn the_usual_bearer_prefix_reads_as_the_general_path() {
         for value in [&b"Bearer abc"[..], b"bEaReR  abc", b"Bearer a", b"Bearer "] {
