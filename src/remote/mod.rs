@@ -290,7 +290,7 @@ impl RemoteKeys {
 }
 
 impl Resolve for Issuers {
-    fn resolve(&self, token: &str) -> Resolution<'_> {
+    fn resolve(&self, token: &[u8]) -> Resolution<'_> {
         let source = match self.sources.as_slice() {
             // One issuer: its verifier checks `iss`; the token is read for it only before I/O.
             [only] => only,

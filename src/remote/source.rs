@@ -466,10 +466,8 @@ impl KeySource for Source {
 
     fn refetch(&self, token: &[u8]) -> Option<KeysWait> {
         // Only for a token naming this issuer: no I/O is spent on another's.
-        let ours = std::str::from_utf8(token).ok().and_then(|token| {
-            jws::with_unverified_issuer(token, |iss| iss == Some(&*self.config.issuer)).ok()
-        });
-        if ours != Some(true) {
+        let ours = jws::with_unverified_issuer(token, |iss| iss == Some(&*self.config.issuer));
+        if ours != Ok(true) {
             return None;
         }
         let mut done = self.done.subscribe();

@@ -183,7 +183,7 @@ fn check_signature(compact: &Compact<'_>, key: &DecodingKey) -> Result<(), Error
 /// The payload is read in strict base64url as a JSON object; other members are not looked at.
 #[cfg(feature = "remote")]
 pub(crate) fn with_unverified_issuer<R>(
-    token: &str,
+    token: &[u8],
     then: impl FnOnce(Option<&str>) -> R,
 ) -> Result<R, ErrorKind> {
     #[derive(serde::Deserialize)]
@@ -191,7 +191,7 @@ pub(crate) fn with_unverified_issuer<R>(
         #[serde(borrow, default)]
         iss: Option<std::borrow::Cow<'a, str>>,
     }
-    let compact = Compact::split(token.as_bytes())?;
+    let compact = Compact::split(token)?;
     with_payload(compact.payload, |payload| {
         let claims: Issuer<'_> =
             serde_json::from_slice(payload).map_err(|_| ErrorKind::MalformedToken)?;

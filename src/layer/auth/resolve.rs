@@ -40,7 +40,7 @@ pub(crate) trait KeySource: Send + Sync + 'static {
 pub(crate) trait Resolve: Send + Sync + 'static {
     /// The source for `token` (chosen by its unverified `iss` when there are several), a
     /// refusal that costs no I/O (an unknown issuer, keys too old), or a wait for first keys.
-    fn resolve(&self, token: &str) -> Resolution<'_>;
+    fn resolve(&self, token: &[u8]) -> Resolution<'_>;
 
     /// The source of every token, when there is only one and it may serve now: what a
     /// verified-token cache hit is looked up in without reading the token. `None` otherwise

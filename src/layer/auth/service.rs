@@ -16,7 +16,7 @@ use crate::layer::extract::{self, Credential};
 use crate::layer::rejection::{DefaultRejection, OnRejection};
 use crate::layer::{ResponseFuture, reject};
 use crate::verify::claims::Claims;
-use crate::verify::error::{AuthError, ErrorKind};
+use crate::verify::error::AuthError;
 use crate::verify::verifier::{Checked, PendingRevocation};
 
 /// Middleware that verifies bearer JWTs; made by [`JwtAuthLayer`](crate::JwtAuthLayer).
@@ -175,12 +175,11 @@ where
     C: DeserializeOwned + Send + Sync + 'static,
 {
     let revocation = config.revocation.as_ref();
-    match std::str::from_utf8(token).map(|text| resolver.resolve(text)) {
-        Err(_) => Ok((Err(ErrorKind::MalformedToken.into()), false)),
-        Ok(Resolution::Refused(error)) => Ok((Err(error), false)),
-        Ok(Resolution::Ready(source)) => resolve::check_now::<C>(source, token, revocation)
+    match resolver.resolve(token) {
+        Resolution::Refused(error) => Ok((Err(error), false)),
+        Resolution::Ready(source) => resolve::check_now::<C>(source, token, revocation)
             .map(|checked| (checked, source.verifier().caches())),
-        Ok(Resolution::Wait(wait)) => Err(resolve::check_after::<C>(wait, token, revocation)),
+        Resolution::Wait(wait) => Err(resolve::check_after::<C>(wait, token, revocation)),
     }
 }
 
