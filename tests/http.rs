@@ -108,6 +108,107 @@ async fn a_token_outside_the_b64token_grammar_is_an_invalid_request() {
     }
 }
 
+/// The b64token grammar with what may follow a token (RFC 6750 §2.1), written plainly: `None`
+/// when `value` (what follows `Bearer `) holds one well-formed token, else the refusal.
+fn grammar(value: &[u8]) -> Option<ErrorKind> {
+    let is_token_byte = |b: &u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(b);
+    let is_separator = |b: &u8| b" ,\t".contains(b);
+    // Spaces after the scheme are one separator (RFC 7235 §2.1: `1*SP`).
+    let value = &value[value.iter().take_while(|b| **b == b' ').count()..];
+    let end = value
+        .iter()
+        .position(|b| !is_token_byte(b))
+        .unwrap_or(value.len());
+    let (token, rest) = value.split_at(end);
+    if token.is_empty() {
+        return Some(ErrorKind::MalformedCredential);
+    }
+    if let Some(first) = rest.first() {
+        if !is_separator(first) {
+            return Some(ErrorKind::MalformedCredential);
+        }
+        if !rest.iter().all(is_separator) {
+            return Some(ErrorKind::MultipleCredentials);
+        }
+    }
+    let body = token.iter().rposition(|b| *b != b'=').map_or(0, |i| i + 1);
+    (body == 0 || token[..body].contains(&b'=')).then_some(ErrorKind::MalformedCredential)
+}
+
+/// The layer verifies a bearer token as it stands and asks the grammar only of one that fails
+/// (a token that verifies is base64url and dots, so within the grammar). The answer must be
+/// the grammar's wherever it refuses: every byte value a header may carry, at the token's
+/// first and last bytes, around its dots and after it, with and without the cache.
+#[tokio::test]
+async fn any_byte_of_a_token_is_refused_as_the_grammar_first_refuses_it() {
+    let valid = token("");
+    let mut positions: Vec<usize> = (0..3).chain(valid.len() - 3..=valid.len()).collect();
+    for (dot, _) in valid.match_indices('.') {
+        positions.extend(dot - 1..=dot + 1);
+    }
+    let (mut grammar_refused, mut token_refused) = (0, 0);
+    for layer in [layer(), layer().cache_verified_tokens(64)] {
+        let app = app(layer);
+        // Cached first (with the cache on), so that a changed token is not a stranger to it.
+        with_token_in(&app, valid.as_bytes()).await.assert_ok("ada");
+        for &at in &positions {
+            for byte in 0..=u8::MAX {
+                let mut changed = valid.as_bytes().to_vec();
+                if at == changed.len() {
+                    changed.push(byte);
+                } else {
+                    changed[at] = byte;
+                }
+                let mut value = b"Bearer ".to_vec();
+                value.extend_from_slice(&changed);
+                if http::HeaderValue::from_bytes(&value).is_err() {
+                    continue;
+                }
+                let reply = with_token_in(&app, &changed).await;
+                let why = format!("byte {byte:#04x} at {at}");
+                match grammar(&changed) {
+                    Some(kind) => {
+                        grammar_refused += 1;
+                        assert_eq!(reply.kind(), Some(kind), "{why}");
+                        reply.assert_invalid_request(kind);
+                    }
+                    // The valid token with a separator after it.
+                    None if changed
+                        .strip_prefix(valid.as_bytes())
+                        .is_some_and(|after| after.iter().all(|b| b" ,\t".contains(b))) =>
+                    {
+                        reply.assert_ok("ada");
+                    }
+                    None => {
+                        token_refused += 1;
+                        let kind = reply.kind().unwrap_or_else(|| panic!("{why}: accepted"));
+                        reply.assert_invalid_token(kind);
+                    }
+                }
+            }
+        }
+    }
+    // Both kinds of refusal were met, many times.
+    assert!(
+        grammar_refused > 1000 && token_refused > 1000,
+        "{grammar_refused} {token_refused}"
+    );
+}
+
+/// `Authorization: Bearer ` and `token`'s bytes as they are.
+async fn with_token_in(app: &Router, token: &[u8]) -> Reply {
+    let mut value = b"Bearer ".to_vec();
+    value.extend_from_slice(token);
+    let request = Request::get("/me")
+        .header(
+            AUTHORIZATION,
+            http::HeaderValue::from_bytes(&value).unwrap(),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    reply(app.clone().oneshot(request).await.unwrap()).await
+}
+
 #[tokio::test]
 async fn two_authorization_headers_are_an_invalid_request() {
     let value = format!("Bearer {}", token(""));
