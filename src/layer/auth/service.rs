@@ -128,10 +128,10 @@ where
         // grammar is asked only when the check fails, for the refusal it calls for. The answer
         // is the one the grammar first would give: a token that verifies passes the grammar
         // (its three parts decoded as strict base64url, whose alphabet and the two dots are
-        // b64token characters, and the candidate leaves out only trailing separators), and
-        // one that fails it fails the check. That is one pass fewer over every token
-        // (BENCHMARKS.md, "Seventh session"). Keys chosen per request take the grammar first:
-        // a malformed token must not get as far as a key fetch.
+        // b64token characters, and the candidate leaves out only trailing separators), so a
+        // token outside the grammar always fails the check. That is one pass fewer over every
+        // token (BENCHMARKS.md, "The grammar after the check"). Keys chosen per request take
+        // the grammar first: a malformed token must not get as far as a key fetch.
         if let Some(candidate) = candidate
             && config.resolver.is_none()
         {
