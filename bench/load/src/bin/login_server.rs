@@ -24,11 +24,11 @@
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_jwt_auth::axum::JwtClaims;
-use tower_jwt_auth::login::{InMemoryUserStore, ThrottlePolicy, User, login_handler};
 use tower_jwt_auth::login::password::{
     Argon2Hasher, PasswordError, PasswordHashing, PasswordPolicy, PoolConfig, Verification,
     Zeroizing,
 };
+use tower_jwt_auth::login::{InMemoryUserStore, ThrottlePolicy, User, login_handler};
 use tower_jwt_auth::{Algorithm, Claims, SigningKey, TokenIssuer};
 use tower_jwt_auth_load::{AUDIENCE, ISSUER, bind_addr, runtime};
 
@@ -74,12 +74,15 @@ async fn router<H: PasswordHashing>(hasher: H, password: String) -> Result<Route
     let hash = hasher.hash(Zeroizing::new(password)).await?;
     users.insert("demo", User::new("demo", hash, ["read"]));
     let login = login_handler(users, issuer.clone(), hasher).throttle(throttle());
-    let protected = Router::new()
-        .route(
-            "/me",
-            get(|JwtClaims(claims): JwtClaims| async move { Json::<std::sync::Arc<Claims>>(claims) }),
-        )
-        .layer(issuer.layer());
+    let protected =
+        Router::new()
+            .route(
+                "/me",
+                get(|JwtClaims(claims): JwtClaims| async move {
+                    Json::<std::sync::Arc<Claims>>(claims)
+                }),
+            )
+            .layer(issuer.layer());
     Ok(Router::new()
         .merge(protected)
         .route_service("/login", login)
@@ -99,10 +102,9 @@ fn main() -> Result<(), Error> {
             .ok()
             .and_then(|w| w.parse().ok())
         {
-            Some(workers) => Argon2Hasher::with_pool(
-                PasswordPolicy::default(),
-                PoolConfig::workers(workers),
-            )?,
+            Some(workers) => {
+                Argon2Hasher::with_pool(PasswordPolicy::default(), PoolConfig::workers(workers))?
+            }
             None => Argon2Hasher::new(PasswordPolicy::default())?,
         };
         let app = match variant.as_str() {
