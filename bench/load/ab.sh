@@ -68,7 +68,7 @@ RESULTS=$(mktemp)
 # measure ROUND NAME BINARY VARIANT: one server, one measurement, one line in $RESULTS.
 measure() {
   local round=$1 name=$2 bin=$3 variant=$4 alg out req rps c0 c1
-  alg=${variant#ours-}; alg=${alg#remote-}; alg=${alg%-unread}; alg=${alg%-cache}
+  alg=${variant#ours-}; alg=${alg#remote-}; alg=${alg%-unread}; alg=${alg%-lean}; alg=${alg%-cache}
   [[ $variant == bare-* ]] && alg=hs256
   # A port in the ephemeral range can be held by a client socket of an earlier measurement:
   # a server that does not come up is tried again on the next port.

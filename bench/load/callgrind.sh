@@ -125,7 +125,7 @@ PY
 }
 
 token_for() {
-  local variant=${1%-unread}
+  local variant=${1%-unread}; variant=${variant%-lean}
   case ${variant%-cache} in
     *es256) cat "$BENCH_KEYS/es256.token" ;;
     *rs256) cat "$BENCH_KEYS/rs256.token" ;;

@@ -17,14 +17,18 @@
 #   ours-{hs256,es256,rs256,eddsa}      JwtAuthLayer, the crate's default (RustCrypto) backend,
 #                                       cache_verified_tokens(0); `-cache`: (1024)
 #   ours-remote-{es256,rs256,eddsa}     the same, keys through RemoteKeys from a loopback JWKS
-#   ours-*-unread                       any ours-* above, its handler not taking the claims
+#   ours-*-lean                         any ours-* above, the layer deserializing a claims type of
+#                                       its own holding `sub` alone (not the default Claims)
+#   ours-*-unread                       any ours-* above (or -lean), its handler not taking the claims
 #   awslc-ours-*                        any ours-* above, built with the crate's `aws-lc` feature
 #                                       (bench/load/ours-aws-lc; only when the crate has it)
 #   jwt-awslc-{hs256,es256,rs256,eddsa} a 30-line layer around jsonwebtoken::decode, aws-lc-rs
 #                                       backend (bench/load/jwt-aws-lc)
 #   axum-jwt-auth-*, oauth2rs-*, jwt-authorizer-* (hs256, es256), tower-http-bearer: other peers
 # Opt-in (not in the default list, add them with EXTRA_VARIANTS): tower-http-bearer (a static
-# string compare, no JWT), axum-jwt-auth-es256 and oauth2rs-es256 (jsonwebtoken's RustCrypto
+# string compare, no JWT), tower-http-bearer-ext (the same, plus a fixed Arc of claims put in
+# the extensions for the handler: the floor of a layer that hands claims on), ours-*-lean,
+# axum-jwt-auth-es256 and oauth2rs-es256 (jsonwebtoken's RustCrypto
 # ES256, as ours-es256), awslc-ours-*-cache (a cache hit skips the signature: the backend does
 # not matter), ours-remote-{rs256,eddsa}[-cache], awslc-ours-remote-*.
 #
@@ -216,7 +220,7 @@ field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 # --- item 3: the load comparison -----------------------------------------------------------------
 # The token (and key files) of a variant: by the algorithm its name ends with, before `-cache`.
 token_for() {
-  local variant=${1%-unread}
+  local variant=${1%-unread}; variant=${variant%-lean}
   case ${variant%-cache} in
     *es256) echo es256 ;;
     *rs256) echo rs256 ;;

@@ -620,6 +620,18 @@ fn issue14_targets(rows: &[Row], sums: &BTreeMap<&str, Summary>, out: &mut Strin
             "jwt-awslc-hs256",
             None,
         ),
+        (
+            "(HS256 with cache, against the floor of handing claims on: tower-http-bearer-ext)",
+            "ours-hs256-cache",
+            "tower-http-bearer-ext",
+            None,
+        ),
+        (
+            "(ES256 with cache, against the same floor)",
+            "ours-es256-cache",
+            "tower-http-bearer-ext",
+            None,
+        ),
     ] {
         let per_round = paired(rows, ours, peer);
         let interval = median_interval(&per_round);
@@ -674,6 +686,21 @@ fn issue14_targets(rows: &[Row], sums: &BTreeMap<&str, Summary>, out: &mut Strin
             None,
         ),
         ("(HS256 uncached, aws-lc backend)", "awslc-ours-hs256", None),
+        (
+            "(HS256 uncached, a claims type of its own holding `sub` alone)",
+            "ours-hs256-lean",
+            None,
+        ),
+        (
+            "(tower-http's bearer compare: no token read, nothing handed on)",
+            "tower-http-bearer",
+            None,
+        ),
+        (
+            "(the same, handing the handler a fixed `Arc` of claims: tower-http-bearer-ext)",
+            "tower-http-bearer-ext",
+            None,
+        ),
     ] {
         let Some(s) = sums.get(variant) else {
             let _ = writeln!(

@@ -13,7 +13,9 @@
 //! | `ours-*-unread` | any `ours-*` above, its handler not taking the claims: the layer alone |
 //! | `axum-jwt-auth-hs256`, `axum-jwt-auth-es256` | axum-jwt-auth 0.7 `Claims` extractor |
 //! | `oauth2rs-hs256`, `oauth2rs-es256` | tower-oauth2-resource-server 0.12, static JWKS |
+//! | `ours-*-lean` | any `ours-*` above, the layer deserializing a claims type holding `sub` alone |
 //! | `tower-http-bearer` | tower-http 0.7 `ValidateRequestHeaderLayer::bearer` (static string compare) |
+//! | `tower-http-bearer-ext` | the same, and tower-http's `AddExtensionLayer` handing the handler a fixed `Arc<Claims>`: the floor of any layer that passes claims on |
 //!
 //! The `ours-*` variants are in `src/ours.rs`, shared with `server-awslc` (bench/load/ours-aws-lc),
 //! which serves them as `awslc-ours-*` with the crate's `aws-lc` backend.
@@ -133,6 +135,29 @@ async fn build(variant: &str, keys: &KeyDir) -> Result<Router, Error> {
             Router::new()
                 .route("/me", get(|| async { "ok" }))
                 .layer(layer)
+                .route("/health", get(health))
+        }
+        // What a layer that hands claims on cannot do without, with no token read at all: the
+        // same string compare, one `Arc` of claims put in the request's extensions (the claims
+        // of the benchmark token, made once), and the handler taking them.
+        "tower-http-bearer-ext" => {
+            #[allow(deprecated)]
+            let layer = tower_http::validate_request::ValidateRequestHeaderLayer::bearer(
+                &keys.hs256_token(),
+            );
+            let claims = Arc::new(tower_jwt_auth::Claims::default());
+            Router::new()
+                .route(
+                    "/me",
+                    get(
+                        |Extension(_claims): Extension<Arc<tower_jwt_auth::Claims>>| async { "ok" },
+                    ),
+                )
+                // One layer for the router to wrap each route in, as `JwtAuthLayer` is.
+                .layer(tower_layer::Stack::new(
+                    tower_http::add_extension::AddExtensionLayer::new(claims),
+                    layer,
+                ))
                 .route("/health", get(health))
         }
         other => return Err(format!("unknown variant {other:?}").into()),
