@@ -28,9 +28,9 @@
 # Opt-in (not in the default list, add them with EXTRA_VARIANTS): tower-http-bearer (a static
 # string compare, no JWT), tower-http-bearer-ext (the same, plus a fixed Arc of claims put in
 # the extensions for the handler: the floor of a layer that hands claims on), ours-*-lean,
-# axum-jwt-auth-es256 and oauth2rs-es256 (jsonwebtoken's RustCrypto
-# ES256, as ours-es256), awslc-ours-*-cache (a cache hit skips the signature: the backend does
-# not matter), ours-remote-{rs256,eddsa}[-cache], awslc-ours-remote-*.
+# axum-jwt-auth-es256 and oauth2rs-es256 (jsonwebtoken's RustCrypto ES256, as ours-es256),
+# awslc-ours-*-cache (a cache hit skips the signature: the backend does not matter),
+# ours-remote-{rs256,eddsa}[-cache], awslc-ours-remote-*.
 #
 # Everything targets 127.0.0.1 only; every wrk run is bounded by -d. Each server variant runs in
 # its own process, started and stopped by this script; nothing is left running.

@@ -23,7 +23,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower_jwt_auth::axum::JwtClaims;
 use tower_jwt_auth::remote::{IssuerConfig, RemoteKeys, RequestBody};
-use tower_jwt_auth::{Algorithm, DecodingKey, JwtAuthLayer};
+use tower_jwt_auth::{Algorithm, Claims, DecodingKey, JwtAuthLayer};
 
 use crate::bench::{AUDIENCE, ISSUER, KID_EDDSA, KID_ES256, KID_HS256, KID_RS256, KeyDir};
 
@@ -113,18 +113,22 @@ pub(crate) async fn router(variant: &str, keys: &KeyDir) -> Result<Router, Error
         Some(alg) => remote(alg, keys, cache).await?,
         None => local(name, keys, cache)?,
     };
-    let me = match (unread, lean) {
-        (true, _) => get(|| async { "ok" }),
-        (false, false) => get(|JwtClaims(_claims): JwtClaims| async { "ok" }),
-        (false, true) => get(|JwtClaims(_claims): JwtClaims<Subject>| async { "ok" }),
-    };
-    let router = Router::new().route("/me", me);
     let router = if lean {
-        router.layer(layer.claims::<Subject>())
+        me::<Subject>(unread).layer(layer.claims::<Subject>())
     } else {
-        router.layer(layer)
+        me::<Claims>(unread).layer(layer)
     };
     Ok(router.route("/health", get(|| async { "ok" })))
+}
+
+/// `GET /me`, its handler taking the claims as `C` unless `unread`.
+fn me<C: Send + Sync + 'static>(unread: bool) -> Router {
+    let handler = if unread {
+        get(|| async { "ok" })
+    } else {
+        get(|JwtClaims(_claims): JwtClaims<C>| async { "ok" })
+    };
+    Router::new().route("/me", handler)
 }
 
 /// An application's own claims type, as lean as it gets: the subject alone (the layer still

@@ -138,8 +138,9 @@ async fn build(variant: &str, keys: &KeyDir) -> Result<Router, Error> {
                 .route("/health", get(health))
         }
         // What a layer that hands claims on cannot do without, with no token read at all: the
-        // same string compare, one `Arc` of claims put in the request's extensions (the claims
-        // of the benchmark token, made once), and the handler taking them.
+        // same string compare, one `Arc` of claims put in the request's extensions, and the
+        // handler taking them. The claims are a default `Claims`, made once: what they hold does
+        // not change the cost of handing on their `Arc`.
         "tower-http-bearer-ext" => {
             #[allow(deprecated)]
             let layer = tower_http::validate_request::ValidateRequestHeaderLayer::bearer(
